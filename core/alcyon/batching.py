@@ -1,0 +1,102 @@
+"""Group events of one type into broker messages, by size and by linger time.
+
+One broker message per batch: at 500 events a message, the broker moves 500x fewer
+messages than events.  ``linger_ms`` bounds the latency a quiet source pays for that.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future, wait
+from typing import Callable, Sequence
+
+from .errors import PublishError
+from .events import Event
+
+SendBatch = Callable[[str, Sequence[Event]], Future]
+
+
+class Batcher:
+    """Collects events per type and hands full or lingering batches to ``send``."""
+
+    def __init__(self, send: SendBatch, *, max_events: int = 500, linger_ms: int = 20) -> None:
+        self._send = send
+        self.max_events = max_events
+        self.linger_s = linger_ms / 1000
+        self._cond = threading.Condition()
+        self._batches: dict[str, list[Event]] = {}
+        self._deadlines: dict[str, float] = {}
+        self._outstanding: list[Future] = []
+        self._closed = False
+        self._thread = threading.Thread(target=self._linger_loop, name="alcyon-batcher", daemon=True)
+        self._thread.start()
+
+    def add(self, event: Event) -> None:
+        """Queue ``event``; it is sent within ``linger_ms`` or as soon as its batch is full."""
+        full = None
+        with self._cond:
+            if self._closed:
+                raise PublishError("publisher is closed")
+            batch = self._batches.setdefault(event.type, [])
+            if not batch:
+                self._deadlines[event.type] = time.monotonic() + self.linger_s
+                self._cond.notify()
+            batch.append(event)
+            if len(batch) >= self.max_events:
+                full = self._take(event.type)
+        if full:
+            self._dispatch(event.type, full)
+
+    def flush(self, timeout: float | None = 30.0) -> None:
+        """Send every partial batch and wait until the broker has confirmed everything sent so far."""
+        with self._cond:
+            pending = [(t, self._take(t)) for t in list(self._batches)]
+        for event_type, events in pending:
+            self._dispatch(event_type, events)
+        with self._cond:
+            outstanding, self._outstanding = self._outstanding, []
+        done, not_done = wait(outstanding, timeout=timeout)
+        if not_done:
+            raise PublishError(f"{len(not_done)} batch(es) not confirmed by the broker within {timeout}s")
+        errors = [f.exception() for f in done if f.exception() is not None]
+        if errors:
+            raise PublishError(f"{len(errors)} batch(es) were refused: {errors[0]}")
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        try:
+            self.flush(timeout)
+        finally:
+            with self._cond:
+                self._closed = True
+                self._cond.notify()
+            self._thread.join(timeout=1)
+
+    def _take(self, event_type: str) -> list[Event]:
+        self._deadlines.pop(event_type, None)
+        return self._batches.pop(event_type, [])
+
+    def _dispatch(self, event_type: str, events: list[Event]) -> None:
+        if not events:
+            return
+        future = self._send(event_type, events)
+        with self._cond:
+            self._outstanding = [f for f in self._outstanding if not f.done() or f.exception() is not None]
+            self._outstanding.append(future)
+
+    def _linger_loop(self) -> None:
+        while True:
+            due: list[tuple[str, list[Event]]] = []
+            with self._cond:
+                if self._closed:
+                    return
+                now = time.monotonic()
+                for event_type, deadline in list(self._deadlines.items()):
+                    if deadline <= now:
+                        due.append((event_type, self._take(event_type)))
+                if not due:
+                    next_deadline = min(self._deadlines.values(), default=None)
+                    self._cond.wait(None if next_deadline is None else max(0.0, next_deadline - now))
+                    continue
+            for event_type, events in due:
+                self._dispatch(event_type, events)

@@ -1,0 +1,246 @@
+"""The ``alcyon`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import __version__
+from .config import SETTINGS, Config, load_config
+from .errors import AlcyonError
+from .plugins import PluginHost
+
+DESCRIPTION = """\
+alcyon routes sensor events (camera frames, AIS pings, power samples) to plugin processors.
+
+With no broker configured everything runs in one process (the embedded mode):
+  alcyon run --until-idle        replay the bundled sources, process, print a summary
+With RabbitMQ (ALCYON_BROKER_URL=amqp://user:pass@host:5672/):
+  alcyon topology --apply        declare the exchange, queues and bindings
+  alcyon worker -p geofence      run processors, scale by starting more workers
+  alcyon publish events.jsonl    publish JSON-lines events
+
+Configuration: --config FILE (or ALCYON_CONFIG, or ./alcyon.toml) plus ALCYON_* variables;
+`alcyon config check` validates it and lists every key.
+"""
+
+
+def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="alcyon", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"alcyon {__version__}")
+    parser.add_argument("-c", "--config", help="TOML configuration file (default: $ALCYON_CONFIG or ./alcyon.toml)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run sources and processors in one process (embedded when no broker is set)",
+                       description="Run every enabled source and processor in this process. Without "
+                                   "ALCYON_BROKER_URL it is the embedded mode: same routing, retries, dead "
+                                   "letters and metrics as the distributed mode, no broker needed.")
+    p.add_argument("--until-idle", action="store_true",
+                   help="exit once every source has finished and every event is processed (demos, replays)")
+    p.add_argument("--source", action="append", help="run only this source (repeatable)")
+    p.add_argument("--threads", type=int, help="handler threads (default: worker_threads)")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("worker", help="run processors against RabbitMQ until SIGTERM",
+                       description="Consume the queues of the selected processors (all by default) from "
+                                   "RabbitMQ. SIGTERM stops gracefully within shutdown_grace_s; unfinished "
+                                   "messages go back to the queue.")
+    p.add_argument("-p", "--processors", help="comma-separated processor names (default: all installed)")
+    p.add_argument("--threads", type=int, help="handler threads (default: worker_threads)")
+    p.set_defaults(func=_cmd_worker)
+
+    p = sub.add_parser("publish", help="publish events from a JSON-lines file ('-' for stdin)",
+                       description="Each line is a CloudEvents object: type and subject are required; id, "
+                                   "source and time default to a new uuid, this file and now. Events are "
+                                   "batched by type and confirmed by the broker before the command exits.")
+    p.add_argument("file", help="JSON-lines file, or - for standard input")
+    p.set_defaults(func=_cmd_publish)
+
+    p = sub.add_parser("topology", help="print (or --apply) the exchange, queues and bindings",
+                       description="What the installed, enabled processors imply on RabbitMQ.")
+    p.add_argument("--apply", action="store_true", help="declare it on the broker (idempotent)")
+    p.set_defaults(func=_cmd_topology)
+
+    p = sub.add_parser("plugins", help="list installed plugins, their hooks, processors and subscriptions")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_plugins)
+
+    p = sub.add_parser("config", help="configuration commands")
+    config_sub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    c = config_sub.add_parser("check", help="validate the configuration and print every key (secrets redacted)")
+    c.set_defaults(func=_cmd_config_check)
+
+    p = sub.add_parser("dlq", help="dead letters: list, show, replay, purge",
+                       description="Dead letters are kept (with their original bytes, reason, error, attempts) "
+                                   "until you act. replay sends them back to their processor's queue.")
+    dlq_sub = p.add_subparsers(dest="dlq_command", metavar="ACTION", required=True)
+    for name, help_text in (("list", "one line per dead letter"), ("show", "one dead letter in full"),
+                            ("replay", "send dead letters back to their processor"),
+                            ("purge", "delete dead letters for good")):
+        d = dlq_sub.add_parser(name, help=help_text)
+        d.add_argument("processor", help="processor name (see `alcyon plugins`)")
+        if name == "show":
+            d.add_argument("id", help="dead-letter id (from `alcyon dlq list`)")
+        if name in ("replay", "purge"):
+            group = d.add_mutually_exclusive_group(required=True)
+            group.add_argument("--id", action="append", help="this dead letter (repeatable)")
+            group.add_argument("--all", action="store_true", help="every dead letter of the processor")
+        d.set_defaults(func=_cmd_dlq)
+
+    if host is not None:
+        host.add_cli_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    config_path = _peek_config(argv)
+    try:
+        config = load_config(config_path)
+        host = PluginHost(config).load_entry_points()
+    except AlcyonError as exc:
+        if any(a in ("-h", "--help", "--version") for a in argv):
+            config, host = None, None  # still show help when the configuration is broken
+        else:
+            print(f"alcyon: error: {exc}", file=sys.stderr)
+            return 2
+    parser = build_parser(host)
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args, config, host) or 0)
+    except AlcyonError as exc:
+        print(f"alcyon: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _peek_config(argv: list[str]) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg in ("-c", "--config") and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--config="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+# -- commands ---------------------------------------------------------------------------------
+def _cmd_run(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
+    from alcyon_workers.runner import run_all
+
+    return run_all(config, until_idle=args.until_idle, sources=args.source, threads=args.threads)
+
+
+def _cmd_worker(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
+    from alcyon_workers.worker import run_worker
+
+    processors = [p.strip() for p in args.processors.split(",")] if args.processors else None
+    return run_worker(config, processors, args.threads)
+
+
+def _cmd_publish(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
+    from .codec import events_from_json_lines
+    from .runtime import Runtime
+
+    if config.embedded:
+        print("alcyon: error: publish needs a broker: set ALCYON_BROKER_URL (in the embedded mode, sources "
+              "publish inside `alcyon run`)", file=sys.stderr)
+        return 2
+    runtime = Runtime(config, host.validate())
+    count = 0
+    stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")
+    try:
+        for event in events_from_json_lines(stream, origin=args.file):
+            runtime.publish(event)
+            count += 1
+        runtime.flush()
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+        runtime.stop(grace_s=10)
+    print(f"published {count} event(s), confirmed by the broker")
+    return 0
+
+
+def _cmd_topology(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
+    from .topology import Topology
+
+    host.validate()
+    ttl = int(config.dead_letter_ttl_days * 86_400_000) or None
+    topology = Topology.of(host.processors(), config.exchange, ttl)
+    print(topology.describe())
+    if args.apply:
+        if config.embedded:
+            print("alcyon: error: --apply needs ALCYON_BROKER_URL (the embedded mode declares nothing)",
+                  file=sys.stderr)
+            return 2
+        from .amqp import blocking_channel, parameters_from_config
+
+        with blocking_channel(parameters_from_config(config)) as channel:
+            topology.declare_all(channel)
+        print("applied")
+    return 0
+
+
+def _cmd_plugins(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
+    infos = host.info()
+    if args.json:
+        print(json.dumps([{
+            "name": i.name, "version": i.version, "hooks": list(i.hooks),
+            "processors": [{"name": p.name, "subscribe": list(p.subscribe), "queue": p.queue,
+                            "batch": p.handle_batch is not None, "stateful": p.stateful} for p in i.processors],
+            "sources": [{"name": s.name, "publishes": list(s.publishes)} for s in i.sources],
+            "event_types": [t.name for t in i.event_types],
+        } for i in infos], indent=2))
+        return 0
+    if not infos:
+        print("no plugins installed (or all disabled)")
+    for i in infos:
+        print(f"{i.name} {i.version}")
+        print(f"  hooks: {', '.join(h.removeprefix('alcyon_') for h in i.hooks)}")
+        for p in i.processors:
+            kind = "batch" if p.handle_batch is not None else "per event"
+            print(f"  processor {p.name} ({kind}{', stateful' if p.stateful else ''}) <- {', '.join(p.subscribe)}")
+        for s in i.sources:
+            print(f"  source {s.name} -> {', '.join(s.publishes)}")
+        for t in i.event_types:
+            print(f"  event type {t.name}")
+    if config.disabled:
+        print(f"disabled: {', '.join(sorted(config.disabled))}")
+    return 0
+
+
+def _cmd_config_check(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
+    host.validate()
+    print(f"configuration OK ({config.path or 'no file'}; mode: {'embedded' if config.embedded else 'rabbitmq'})")
+    width = max(len(s.name) for s in SETTINGS)
+    for name, shown, help_text in config.describe():
+        print(f"  {name:<{width}}  {shown:<24}  {help_text}")
+    for name in host.names():
+        print(f"  [plugins.{name}] {json.dumps(host.plugin_config(name), default=str)}")
+    return 0
+
+
+def _cmd_dlq(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
+    from .dlq import DeadLetterAdmin
+
+    admin = DeadLetterAdmin(config, host.validate())
+    try:
+        return admin.run(args)
+    finally:
+        admin.close()
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

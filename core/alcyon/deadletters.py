@@ -1,0 +1,168 @@
+"""Dead letters you can act on.
+
+dramatiq's own dead-lettering (a nack into ``<queue>.XQ``) keeps the message but not why it
+failed, and expires it after 7 days.  alcyon writes the record itself: the original bytes,
+the processor, a bounded ``reason``, the error type and message, the attempt count and the
+time, as AMQP headers on a message in the processor's ``.XQ`` queue — kept until an
+operator acts (``alcyon dlq list|show|replay|purge``) unless ``dead_letter_ttl_days`` is set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+import uuid
+from typing import Any, Callable, Iterator
+
+from dramatiq.common import xq_name
+
+from .metrics import metrics
+
+MAX_ERROR_CHARS = 2000
+MAX_TRACEBACK_CHARS = 8000
+_HEADER = "x-alcyon-"
+
+
+@dataclasses.dataclass(frozen=True)
+class DeadLetter:
+    """One input that will not be processed without an operator."""
+
+    processor: str
+    queue: str
+    reason: str
+    error: str
+    body: bytes
+    attempts: int = 1
+    dead_at: float = dataclasses.field(default_factory=time.time)
+    event_id: str | None = None
+    event_type: str | None = None
+    traceback: str = ""
+    id: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return xq_name(self.queue)
+
+    def headers(self) -> dict[str, Any]:
+        fields = dataclasses.asdict(self)
+        fields.pop("body")
+        fields["error"] = fields["error"][:MAX_ERROR_CHARS]
+        fields["traceback"] = fields["traceback"][-MAX_TRACEBACK_CHARS:]
+        return {_HEADER + k.replace("_", "-"): v for k, v in fields.items() if v is not None}
+
+    @classmethod
+    def from_headers(cls, body: bytes, headers: dict[str, Any] | None, *, queue: str) -> DeadLetter:
+        """Rebuild a record; a plain dramatiq dead letter (no alcyon headers) is described as such."""
+        headers = headers or {}
+        values = {k[len(_HEADER):].replace("-", "_"): v for k, v in headers.items() if k.startswith(_HEADER)}
+        if not values:
+            return cls(processor=queue.removeprefix("alcyon."), queue=queue, reason="unknown",
+                       error="dead-lettered by the broker without an alcyon record", body=body, attempts=0,
+                       dead_at=0.0, id=f"raw-{uuid.uuid5(uuid.NAMESPACE_OID, body.hex()[:4096])}")
+        values = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in values.items()}
+        values["attempts"] = int(values.get("attempts", 0))
+        values["dead_at"] = float(values.get("dead_at", 0))
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(body=body, **{k: v for k, v in values.items() if k in known})
+
+    def summary(self) -> dict[str, Any]:
+        """What ``alcyon dlq list`` shows (no payload)."""
+        out = dataclasses.asdict(self)
+        out.pop("body")
+        out.pop("traceback")
+        out["bytes"] = len(self.body)
+        return out
+
+
+class DeadLetterStore:
+    """Where dead letters go; :meth:`put` returns only once the record is durable."""
+
+    def put(self, record: DeadLetter) -> None:
+        self._write(record)
+        metrics().dead_letters.labels(record.processor, record.reason).inc()
+
+    def _write(self, record: DeadLetter) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def records(self, queue: str) -> list[DeadLetter]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def take(self, queue: str, select: Callable[[DeadLetter], bool],
+             then: Callable[[DeadLetter], None] = lambda record: None) -> list[DeadLetter]:
+        """Remove and return the records of ``queue`` that ``select`` picks.
+
+        ``then`` runs on each picked record *before* it is removed (a replay publishes it
+        first): if it raises, that record and the ones after it stay.
+        """
+        raise NotImplementedError  # pragma: no cover - abstract
+
+
+class MemoryDeadLetterStore(DeadLetterStore):
+    """The embedded mode's dead letters, kept in this process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_queue: dict[str, list[DeadLetter]] = {}
+
+    def _write(self, record: DeadLetter) -> None:
+        with self._lock:
+            self._by_queue.setdefault(record.queue, []).append(record)
+
+    def records(self, queue: str) -> list[DeadLetter]:
+        with self._lock:
+            return list(self._by_queue.get(queue, ()))
+
+    def take(self, queue: str, select: Callable[[DeadLetter], bool],
+             then: Callable[[DeadLetter], None] = lambda record: None) -> list[DeadLetter]:
+        taken = []
+        for record in self.records(queue):
+            if select(record):
+                then(record)
+                with self._lock:
+                    self._by_queue[queue] = [r for r in self._by_queue[queue] if r.id != record.id]
+                taken.append(record)
+        return taken
+
+    def __iter__(self) -> Iterator[DeadLetter]:
+        with self._lock:
+            return iter([r for records in self._by_queue.values() for r in records])
+
+
+class AmqpDeadLetterStore(DeadLetterStore):
+    """Dead letters as messages in each processor's ``.XQ`` queue on RabbitMQ."""
+
+    def __init__(self, publisher: Any, channel_factory: Callable[[], Any], timeout: float = 30.0) -> None:
+        self._publisher = publisher
+        self._channel_factory = channel_factory
+        self._timeout = timeout
+
+    def _write(self, record: DeadLetter) -> None:
+        self._publisher.publish("", record.dead_letter_queue, record.body,
+                                headers=record.headers()).result(self._timeout)
+
+    def records(self, queue: str) -> list[DeadLetter]:
+        """Browse without removing: fetch every message unacked, then give them all back."""
+        with self._channel_factory() as channel:
+            out = []
+            while True:
+                method, props, body = channel.basic_get(xq_name(queue), auto_ack=False)
+                if method is None:
+                    break
+                out.append(DeadLetter.from_headers(body, props.headers, queue=queue))
+            return out  # closing the channel gives the unacked messages back, in order
+
+    def take(self, queue: str, select: Callable[[DeadLetter], bool],
+             then: Callable[[DeadLetter], None] = lambda record: None) -> list[DeadLetter]:
+        with self._channel_factory() as channel:
+            taken = []
+            while True:
+                method, props, body = channel.basic_get(xq_name(queue), auto_ack=False)
+                if method is None:
+                    break
+                record = DeadLetter.from_headers(body, props.headers, queue=queue)
+                if select(record):
+                    then(record)
+                    channel.basic_ack(delivery_tag=method.delivery_tag)
+                    taken.append(record)
+            return taken  # closing the channel gives back what was not acked

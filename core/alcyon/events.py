@@ -1,0 +1,145 @@
+"""The event envelope: CloudEvents 1.0 attribute names and meaning.
+
+An :class:`Event` is what sources publish and processors receive.  ``subject`` is the
+thing the event is about (an MMSI, a camera pose, a device) and is also the key of the
+processor's state.  ``time`` is the event time (when it happened, UTC), not the time it
+was received.  ``data`` is a JSON-like value or raw ``bytes`` (a JPEG frame travels as
+bytes, never base64).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from .errors import InvalidEvent
+
+SPECVERSION = "1.0"
+
+#: Namespace of the deterministic ids of derived events (uuid5).
+DERIVED_ID_NAMESPACE = uuid.UUID("6f1c2a52-6d0b-4c1e-9a55-2b1c0a1e7c1d")
+
+_ATTRIBUTES = ("id", "source", "type", "specversion", "time", "subject", "datacontenttype", "data")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Event:
+    """One CloudEvents 1.0 event.
+
+    ``extensions`` holds CloudEvents extension attributes (for example ``dataref``,
+    a claim-check reference to a large payload stored elsewhere).
+    """
+
+    type: str
+    source: str
+    subject: str
+    data: Any = None
+    time: datetime = dataclasses.field(default_factory=lambda: datetime.now(timezone.utc))
+    id: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
+    datacontenttype: str = "application/json"
+    specversion: str = SPECVERSION
+    extensions: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("type", "source", "subject", "id"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise InvalidEvent(f"event attribute {name!r} must be a non-empty string, got {value!r}")
+        if not isinstance(self.time, datetime) or self.time.tzinfo is None:
+            raise InvalidEvent(f"event attribute 'time' must be a timezone-aware datetime, got {self.time!r}")
+        if self.time.utcoffset() != timezone.utc.utcoffset(None):
+            object.__setattr__(self, "time", self.time.astimezone(timezone.utc))
+        if isinstance(self.data, (bytes, bytearray, memoryview)) and self.datacontenttype == "application/json":
+            object.__setattr__(self, "datacontenttype", "application/octet-stream")
+
+    @property
+    def timestamp(self) -> float:
+        """Event time as seconds since the Unix epoch."""
+        return self.time.timestamp()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The envelope as a plain dict (CloudEvents attribute names, time as RFC 3339)."""
+        out: dict[str, Any] = {
+            "id": self.id,
+            "source": self.source,
+            "type": self.type,
+            "specversion": self.specversion,
+            "time": format_time(self.time),
+            "subject": self.subject,
+            "datacontenttype": self.datacontenttype,
+            "data": self.data,
+        }
+        out.update(self.extensions)
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Event:
+        """Build an event from its dict form; raise :class:`InvalidEvent` saying what is wrong."""
+        if not isinstance(raw, Mapping):
+            raise InvalidEvent(f"an event must be a mapping of CloudEvents attributes, got {type(raw).__name__}")
+        missing = [name for name in ("id", "source", "type", "subject") if not raw.get(name)]
+        if missing:
+            raise InvalidEvent(f"event is missing required attribute(s) {', '.join(missing)}")
+        specversion = raw.get("specversion", SPECVERSION)
+        if specversion != SPECVERSION:
+            raise InvalidEvent(f"unsupported specversion {specversion!r}: alcyon speaks CloudEvents {SPECVERSION}")
+        extensions = {k: v for k, v in raw.items() if k not in _ATTRIBUTES}
+        return cls(
+            id=raw["id"],
+            source=raw["source"],
+            type=raw["type"],
+            subject=str(raw["subject"]),
+            time=parse_time(raw.get("time")),
+            datacontenttype=raw.get("datacontenttype") or "application/json",
+            data=raw.get("data"),
+            extensions=extensions,
+        )
+
+
+def derived_id(input_id: str, rule: str) -> str:
+    """The deterministic id of an event derived from ``input_id`` by ``rule``.
+
+    A redelivered input re-derives the *same* id, so sinks deduplicate by id.
+    """
+    return str(uuid.uuid5(DERIVED_ID_NAMESPACE, f"{input_id}\x1f{rule}"))
+
+
+def derive(cause: Event, rule: str, type: str, data: Any, *, source: str, subject: str | None = None,
+           time: datetime | None = None) -> Event:
+    """A derived event: deterministic id from ``cause.id`` and ``rule``, event time of the cause."""
+    return Event(
+        id=derived_id(cause.id, rule),
+        type=type,
+        source=source,
+        subject=subject if subject is not None else cause.subject,
+        time=time or cause.time,
+        data=data,
+        extensions={"causeid": cause.id, "rule": rule},
+    )
+
+
+def format_time(value: datetime) -> str:
+    """RFC 3339 UTC with a ``Z`` suffix."""
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(value: Any) -> datetime:
+    """Parse an RFC 3339 string or epoch seconds into an aware UTC datetime."""
+    if value is None:
+        raise InvalidEvent("event is missing required attribute time")
+    if isinstance(value, datetime):
+        result = value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, timezone.utc)
+    elif isinstance(value, str):
+        try:
+            result = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+        except ValueError:
+            raise InvalidEvent(f"event time {value!r} is not RFC 3339 (e.g. 2026-07-14T12:00:00Z)") from None
+    else:
+        raise InvalidEvent(f"event time must be an RFC 3339 string, got {type(value).__name__}")
+    if result.tzinfo is None:
+        raise InvalidEvent(f"event time {value!r} has no UTC offset (add Z or +00:00)")
+    return result.astimezone(timezone.utc)

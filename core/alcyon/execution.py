@@ -1,0 +1,168 @@
+"""Running one processor on one broker message: the body of its dramatiq actor.
+
+The order of effects is what makes delivery at-least-once without loss:
+
+1. decode and validate each event; a bad one is dead-lettered alone (never retried);
+2. call the handler (per event, or the whole batch; if a batch handler raises, each event
+   is retried alone so the culprit is isolated and the others pass);
+3. publish the derived events and wait for the broker's confirms;
+4. hand each failed event back on its own: retried with backoff, or dead-lettered when its
+   retries are exhausted.
+
+Only when this function returns does dramatiq ack the message.  If step 3 fails the whole
+message is retried; derived ids are deterministic, so the re-published alerts are the same.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+from dramatiq.common import compute_backoff
+from dramatiq.message import Message
+from dramatiq.middleware import CurrentMessage
+from structlog.contextvars import bound_contextvars
+
+from .codec import batch_message, events_from_args
+from .deadletters import DeadLetter
+from .errors import BadInput, InvalidEvent
+from .events import Event
+from .logs import get_logger
+from .metrics import metrics
+from .processors import Context, Processor
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .runtime import Runtime
+
+
+class ProcessorRunner:
+    """The callable dramatiq runs for a processor's messages."""
+
+    def __init__(self, processor: Processor, runtime: Runtime) -> None:
+        self.processor = processor
+        self.runtime = runtime
+        self.log = get_logger("alcyon.processor", processor=processor.name)
+        self.context = Context(processor=processor.name, config=runtime.host.plugin_config(processor.plugin),
+                               log=self.log, state=runtime.keyed_state(processor))
+        self.__name__ = processor.name  # dramatiq names actors after their function
+
+    def __call__(self, batch: list[Any]) -> None:
+        message = CurrentMessage.get_current_message()
+        retries = message.options.get("retries", 0) if message is not None else 0
+        m = metrics()
+        name = self.processor.name
+        events, invalid = events_from_args([batch])
+        for raw, error in invalid:
+            self._dead_letter_raw(raw, error, retries)
+        valid: list[Event] = []
+        for event in events:
+            try:
+                event_type = self.runtime.event_types.get(event.type)
+                if event_type is not None:
+                    event_type.validate(event)
+                valid.append(event)
+            except InvalidEvent as error:
+                self._give_up(event, error, retries, reason=error.reason)
+        if not valid:
+            return
+        m.batch.labels(name).observe(len(valid))
+        started = time.perf_counter()
+        derived, failures = self._invoke(valid)
+        m.duration.labels(name).observe(time.perf_counter() - started)
+        if derived:
+            self.runtime.publish_now(derived)
+            for event in derived:
+                m.derived.labels(name, event.type).inc()
+        failed_ids = {id(e) for e, _ in failures}
+        now = time.time()
+        for event in valid:
+            if id(event) not in failed_ids:
+                m.processed.labels(name, event.type).inc()
+                m.lag.labels(name).observe(max(0.0, now - event.timestamp))
+        for event, error in failures:
+            m.failed.labels(name, event.type, "handler_error").inc()
+            self._retry_or_give_up(event, error, retries)
+
+    # -- calling the handler ---------------------------------------------------------------
+    def _invoke(self, events: list[Event]) -> tuple[list[Event], list[tuple[Event, BaseException]]]:
+        p, ctx = self.processor, self.context
+        derived: list[Event] = []
+        failures: list[tuple[Event, BaseException]] = []
+        if p.handle_batch is not None:
+            try:
+                with bound_contextvars(processor=p.name, batch_events=len(events)):
+                    derived.extend(_events(p.handle_batch(events, ctx)))
+                return derived, failures
+            except Exception as error:
+                if len(events) == 1:
+                    self._log_failure(events[0], error)
+                    return derived, [(events[0], error)]
+                # Isolate the culprit: each event alone, so the good ones still pass.
+                for event in events:
+                    try:
+                        derived.extend(_events(p.handle_batch([event], ctx)))
+                    except Exception as single_error:
+                        self._log_failure(event, single_error)
+                        failures.append((event, single_error))
+                return derived, failures
+        for event in events:
+            try:
+                with bound_contextvars(processor=p.name, event_id=event.id, event_type=event.type,
+                                       subject=event.subject):
+                    derived.extend(_events(p.handle(event, ctx)))  # type: ignore[misc]
+            except Exception as error:
+                self._log_failure(event, error)
+                failures.append((event, error))
+        return derived, failures
+
+    def _log_failure(self, event: Event, error: BaseException) -> None:
+        self.log.warning("handler_failed", event_id=event.id, event_type=event.type, subject=event.subject,
+                         error=f"{type(error).__name__}: {error}")
+
+    # -- failures ------------------------------------------------------------------------------
+    def _retry_or_give_up(self, event: Event, error: BaseException, retries: int) -> None:
+        p = self.processor
+        if isinstance(error, BadInput) or retries >= p.max_retries:
+            self._give_up(event, error, retries, reason=getattr(error, "reason", "handler_error"))
+            return
+        _, delay = compute_backoff(retries, factor=p.min_backoff_ms, max_backoff=p.max_backoff_ms)
+        retry = Message(queue_name=p.queue, actor_name=p.name, args=([event.to_dict()],), kwargs={},
+                        options={"retries": retries + 1, "alcyon_error": f"{type(error).__name__}: {error}"[:500]})
+        self.runtime.broker.enqueue(retry, delay=delay)
+        self.log.info("event_retry_scheduled", event_id=event.id, attempt=retries + 1, delay_ms=delay)
+
+    def _give_up(self, event: Event, error: BaseException, retries: int, *, reason: str) -> None:
+        body = self.runtime.encode_message(batch_message([event], queue_name=self.processor.queue,
+                                                         actor_name=self.processor.name))
+        self._put(DeadLetter(processor=self.processor.name, queue=self.processor.queue, reason=reason,
+                             error=f"{type(error).__name__}: {error}", body=body, attempts=retries + 1,
+                             event_id=event.id, event_type=event.type,
+                             traceback="".join(traceback.format_exception(error))))
+
+    def _dead_letter_raw(self, raw: Any, error: InvalidEvent, retries: int) -> None:
+        body = self.runtime.encode_message({**batch_message([], queue_name=self.processor.queue,
+                                                            actor_name=self.processor.name), "args": [[raw]]})
+        event_id = raw.get("id") if isinstance(raw, dict) else None
+        event_type = raw.get("type") if isinstance(raw, dict) else None
+        self._put(DeadLetter(processor=self.processor.name, queue=self.processor.queue, reason=error.reason,
+                             error=f"{type(error).__name__}: {error}", body=body, attempts=retries + 1,
+                             event_id=event_id if isinstance(event_id, str) else None,
+                             event_type=event_type if isinstance(event_type, str) else None))
+
+    def _put(self, record: DeadLetter) -> None:
+        if record.reason != "handler_error":  # handler errors were counted at each attempt
+            metrics().failed.labels(record.processor, record.event_type or "unknown", record.reason).inc()
+        self.log.warning("dead_lettered", event_id=record.event_id, event_type=record.event_type,
+                         reason=record.reason, error=record.error, attempts=record.attempts)
+        self.runtime.dead_letters.put(record)
+
+
+def _events(result: Iterable[Event] | None) -> Sequence[Event]:
+    if result is None:
+        return ()
+    events = list(result)
+    for item in events:
+        if not isinstance(item, Event):
+            raise TypeError(f"a handler must return alcyon Events (or None), got {type(item).__name__}")
+    return events

@@ -1,0 +1,104 @@
+"""alcyon's Prometheus metrics, in base units with bounded labels.
+
+Labels are processor, event type and a short ``reason`` from a fixed set — never an event
+id, a subject (MMSI, device) or an error message.  Metrics are created on first use:
+``prometheus_client`` must be imported only after :func:`setup_multiprocess` has pointed
+it at the directory dramatiq's Prometheus middleware also writes to, so that one endpoint
+serves both.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from functools import cache
+from typing import Any
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+
+#: The bounded set of reasons an input can be rejected, failed or dead-lettered for.
+REASONS = ("decode_error", "schema_error", "too_large", "handler_error", "retries_exhausted", "unknown_type",
+           "delivery_failed")
+
+
+def setup_multiprocess(directory: str = "") -> str:
+    """Use (and clear) ``directory`` for multiprocess metrics; must run before prometheus_client is imported."""
+    directory = directory or os.path.join(tempfile.gettempdir(), f"alcyon-metrics-{os.getpid()}")
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    os.environ["prometheus_multiproc_dir"] = directory
+    import dramatiq.middleware.prometheus as dramatiq_prometheus
+
+    dramatiq_prometheus.DB_PATH = directory
+    return directory
+
+
+def multiprocess_dir() -> str | None:
+    """The multiprocess directory in use, if :func:`setup_multiprocess` ran in this process tree."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+class _Metrics:
+    def __init__(self) -> None:
+        from prometheus_client import Counter, Gauge, Histogram
+
+        self.published = Counter("alcyon_events_published_total", "Events published, by type.", ["type"])
+        self.published_batches = Histogram("alcyon_published_batch_events", "Events per published broker message.",
+                                           ["type"], buckets=BATCH_BUCKETS)
+        self.processed = Counter("alcyon_events_processed_total", "Events handled successfully.",
+                                 ["processor", "type"])
+        self.failed = Counter("alcyon_events_failed_total", "Events whose handling failed (each attempt).",
+                              ["processor", "type", "reason"])
+        self.derived = Counter("alcyon_events_derived_total", "Events derived by processors.", ["processor", "type"])
+        self.dead_letters = Counter("alcyon_dead_letters_total", "Inputs dead-lettered, by reason.",
+                                    ["processor", "reason"])
+        self.duration = Histogram("alcyon_handler_duration_seconds", "Time in a handler call (one batch).",
+                                  ["processor"], buckets=LATENCY_BUCKETS)
+        self.lag = Histogram("alcyon_event_lag_seconds", "Now minus event time, when a handler finishes.",
+                             ["processor"], buckets=LATENCY_BUCKETS)
+        self.batch = Histogram("alcyon_handled_batch_events", "Events per handled broker message.", ["processor"],
+                               buckets=BATCH_BUCKETS)
+        self.unrouted = Counter("alcyon_unrouted_events_total", "Events no processor subscribes to (kept in "
+                                "alcyon.unrouted).", ["type"])
+        self.unrouted_kept = Gauge("alcyon_unrouted_messages", "Messages waiting in the alcyon.unrouted queue.",
+                                   multiprocess_mode="max")
+        self.rejected = Counter("alcyon_messages_rejected_total", "Broker messages rejected before any handler.",
+                                ["queue", "reason"])
+
+
+@cache
+def metrics() -> _Metrics:
+    """The process's metrics (created once)."""
+    return _Metrics()
+
+
+def registry() -> Any:
+    """The registry to expose: the multiprocess collector when enabled, else the default one."""
+    import prometheus_client
+    from prometheus_client import multiprocess
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        reg = prometheus_client.CollectorRegistry()
+        multiprocess.MultiProcessCollector(reg)
+        return reg
+    return prometheus_client.REGISTRY
+
+
+def serve(host: str, port: int) -> tuple[Any, threading.Thread] | None:
+    """Serve ``/metrics`` on ``host:port`` in a daemon thread; port 0 serves nothing."""
+    if not port:
+        return None
+    from prometheus_client import start_http_server
+
+    return start_http_server(port, addr=host, registry=registry())
+
+
+def render() -> str:
+    """The current exposition text (what a scrape would get)."""
+    from prometheus_client import generate_latest
+
+    return generate_latest(registry()).decode()

@@ -1,0 +1,182 @@
+"""What plugins declare: processors, sources and event types.
+
+A :class:`Processor` subscribes to event types with AMQP topic patterns and handles events
+one by one (``handle``) or a whole batch at once (``handle_batch``).  It returns the events
+it derives (alerts, records); alcyon publishes them and acknowledges the input only once
+the broker has confirmed them.  A :class:`Source` turns the outside world into events.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+
+from .errors import InvalidEvent, PluginError
+from .events import Event, derive
+from .topics import validate_pattern, validate_type
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .state import KeyedState
+
+_NAME = re.compile(r"^[a-z][a-z0-9_\-]*$")
+
+EventHandler = Callable[[Event, "Context"], "Iterable[Event] | None"]
+BatchHandler = Callable[[Sequence[Event], "Context"], "Iterable[Event] | None"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Context:
+    """What a handler receives besides its events.
+
+    ``state`` is the processor's keyed state (by event ``subject``), ``config`` the plugin's
+    validated configuration, ``log`` a structlog logger bound to the processor.
+    """
+
+    processor: str
+    config: Mapping[str, Any]
+    log: Any
+    state: "KeyedState | None" = None
+
+    def derive(self, cause: Event, rule: str, type: str, data: Any, *, subject: str | None = None) -> Event:
+        """A derived event whose id is deterministic from ``cause.id`` and ``rule``.
+
+        ``rule`` must be unique among the events derived from one cause (e.g.
+        ``"geofence.entered:FR-MPA-12"``), so that a redelivery re-derives the same ids.
+        """
+        return derive(cause, f"{self.processor}/{rule}", type, data, source=f"alcyon/{self.processor}",
+                      subject=subject)
+
+
+@dataclasses.dataclass(frozen=True)
+class Processor:
+    """A handler of events, subscribed by topic patterns.
+
+    Exactly one of ``handle`` (per event) and ``handle_batch`` (whole batch) is given.
+    Each processor gets its own durable queue ``alcyon.<name>``, bound by ``subscribe``.
+    """
+
+    name: str
+    subscribe: tuple[str, ...]
+    handle: EventHandler | None = None
+    handle_batch: BatchHandler | None = None
+    description: str = ""
+    max_retries: int = 5
+    min_backoff_ms: int = 1_000
+    max_backoff_ms: int = 300_000
+    time_limit_ms: int = 60_000
+    stateful: bool = False
+    state_ttl_s: float | None = None
+    plugin: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise PluginError(f"processor name {self.name!r} must be lower-case letters, digits, '_' or '-'")
+        subscribe = (self.subscribe,) if isinstance(self.subscribe, str) else tuple(self.subscribe)
+        if not subscribe:
+            raise PluginError(f"processor {self.name!r} subscribes to nothing: give at least one pattern")
+        try:
+            for pattern in subscribe:
+                validate_pattern(pattern)
+        except ValueError as exc:
+            raise PluginError(f"processor {self.name!r}: {exc}") from None
+        object.__setattr__(self, "subscribe", subscribe)
+        if (self.handle is None) == (self.handle_batch is None):
+            raise PluginError(f"processor {self.name!r} must give exactly one of handle= or handle_batch=")
+
+    @property
+    def queue(self) -> str:
+        """The processor's durable queue."""
+        return f"alcyon.{self.name}"
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceContext:
+    """What a running source receives: where to publish, and when to stop."""
+
+    source: str
+    config: Mapping[str, Any]
+    log: Any
+    publish: Callable[[Event], None]
+    stopping: threading.Event
+
+    def running(self) -> bool:
+        return not self.stopping.is_set()
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """Turns the outside world into events.
+
+    ``run`` is called in its own thread by ``alcyon run`` and returns when
+    ``ctx.stopping`` is set (or when its input is exhausted).
+    """
+
+    name: str
+    publishes: tuple[str, ...]
+    run: Callable[[SourceContext], None]
+    description: str = ""
+    plugin: str = ""
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise PluginError(f"source name {self.name!r} must be lower-case letters, digits, '_' or '-'")
+        object.__setattr__(self, "publishes", (self.publishes,) if isinstance(self.publishes, str)
+                           else tuple(self.publishes))
+
+
+@dataclasses.dataclass(frozen=True)
+class EventType:
+    """An event type and the schema of its ``data``.
+
+    ``fields`` maps a required key of ``data`` to its accepted Python type(s);
+    ``check`` may add rules of its own by raising :class:`InvalidEvent`.
+    """
+
+    name: str
+    description: str = ""
+    fields: Mapping[str, type | tuple[type, ...]] = dataclasses.field(default_factory=dict)
+    check: Callable[[Event], None] | None = None
+    plugin: str = ""
+
+    def __post_init__(self) -> None:
+        try:
+            validate_type(self.name)
+        except ValueError as exc:
+            raise PluginError(str(exc)) from None
+
+    def validate(self, event: Event) -> None:
+        """Raise :class:`InvalidEvent` naming the first field that does not fit."""
+        if self.fields:
+            if not isinstance(event.data, Mapping):
+                raise InvalidEvent(f"{self.name} event {event.id}: data must be an object, got "
+                                   f"{type(event.data).__name__}")
+            for key, expected in self.fields.items():
+                if key not in event.data:
+                    raise InvalidEvent(f"{self.name} event {event.id}: data.{key} is missing")
+                value = event.data[key]
+                if not isinstance(value, expected) or (isinstance(value, bool) and bool not in _as_tuple(expected)):
+                    raise InvalidEvent(f"{self.name} event {event.id}: data.{key} must be "
+                                       f"{_type_names(expected)}, got {type(value).__name__}")
+        if self.check is not None:
+            self.check(event)
+
+
+def _as_tuple(expected: type | tuple[type, ...]) -> tuple[type, ...]:
+    return expected if isinstance(expected, tuple) else (expected,)
+
+
+def _type_names(expected: type | tuple[type, ...]) -> str:
+    return " or ".join(t.__name__ for t in _as_tuple(expected))
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """A configuration key a plugin accepts, with its type, default and help."""
+
+    name: str
+    type: type | tuple[type, ...]
+    default: Any = None
+    help: str = ""
+    required: bool = False

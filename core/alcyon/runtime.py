@@ -1,0 +1,222 @@
+"""Assembling a running alcyon: plugins, broker, publisher, dead letters, state, actors.
+
+The same :class:`Runtime` drives both modes.  With a broker URL it talks to RabbitMQ; with
+none it is *embedded*: dramatiq's in-memory broker, routed by the same topic rules, with
+the same actors, middleware, dead letters and metrics, in one process.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import Future, wait
+from typing import Any, Callable, Iterable, Sequence
+
+import dramatiq
+from dramatiq.common import dq_name
+from dramatiq.middleware import CurrentMessage, Retries, ShutdownNotifications, TimeLimit
+from dramatiq.middleware.prometheus import Prometheus
+
+from .batching import Batcher
+from .codec import CONTENT_TYPE, MsgpackEncoder, encode_batch, install_encoder
+from .config import Config
+from .deadletters import AmqpDeadLetterStore, DeadLetterStore, MemoryDeadLetterStore
+from .errors import ConfigError, PublishError
+from .events import Event
+from .execution import ProcessorRunner
+from .logs import get_logger
+from .metrics import metrics, multiprocess_dir
+from .plugins import PluginHost
+from .processors import Processor
+from .topology import UNROUTED, Topology
+
+log = get_logger("alcyon.runtime")
+
+DAY_MS = 86_400_000
+
+
+class Runtime:
+    """Everything one alcyon process needs to publish events and run processors."""
+
+    def __init__(self, config: Config, host: PluginHost, *, processors: Sequence[str] | None = None,
+                 state_store: Any = None) -> None:
+        self.config = config
+        self.host = host
+        self.event_types = host.event_types()
+        available = {p.name: p for p in host.processors()}
+        if processors:
+            unknown = [n for n in processors if n not in available]
+            if unknown:
+                raise ConfigError(f"unknown processor(s) {', '.join(unknown)}; installed: "
+                                  f"{', '.join(sorted(available)) or 'none'} (see `alcyon plugins`)")
+        self.processors = [available[n] for n in (processors or sorted(available))]
+        ttl = int(config.dead_letter_ttl_days * DAY_MS) or None
+        self.topology = Topology.of(self.processors, config.exchange, ttl)
+        #: Publishers declare the routes of every installed processor, so nothing published
+        #: before a worker starts goes unrouted.
+        self.full_topology = Topology.of(available.values(), config.exchange, ttl)
+        install_encoder(config.max_message_bytes)
+        self._encoder = MsgpackEncoder(config.max_message_bytes)
+        self._state_store = state_store
+        self._publisher: Any = None
+        self._lock = threading.Lock()
+        middleware = [ShutdownNotifications(), TimeLimit(), CurrentMessage(),
+                      Retries(max_retries=5, min_backoff=1000, max_backoff=300_000)]
+        if multiprocess_dir():
+            # dramatiq's metrics need the multiprocess directory (see alcyon.metrics).
+            middleware.insert(0, Prometheus())
+        if config.embedded:
+            from .brokers import EmbeddedBroker
+
+            self.dead_letters: DeadLetterStore = MemoryDeadLetterStore()
+            self.broker: Any = EmbeddedBroker(topology=self.topology, dead_letters=self.dead_letters,
+                                              middleware=middleware)
+        else:
+            from .amqp import AmqpPublisher, parameters_from_config
+            from .brokers import RoutedRabbitmqBroker
+
+            params = parameters_from_config(config)
+            self._publisher = AmqpPublisher(params, on_channel_open=self.full_topology.declare_exchange)
+            self.broker = RoutedRabbitmqBroker(topology=self.topology, dead_letters=None,  # type: ignore[arg-type]
+                                               parameters=params, middleware=middleware)
+            self.dead_letters = AmqpDeadLetterStore(self._publisher, self.broker.admin_channel)
+            self.broker.dead_letter_store = self.dead_letters
+        for p in self.processors:
+            dramatiq.Actor(ProcessorRunner(p, self), broker=self.broker, actor_name=p.name, queue_name=p.queue,
+                           priority=0, options={"max_retries": p.max_retries, "min_backoff": p.min_backoff_ms,
+                                                "max_backoff": p.max_backoff_ms, "time_limit": p.time_limit_ms})
+        self.batcher = Batcher(self.send_batch, max_events=config.batch_max_events,
+                               linger_ms=config.batch_linger_ms)
+        self._worker: dramatiq.Worker | None = None
+        #: Called with (event type, events) for every batch published (taps, tests, summaries).
+        self.listeners: list[Callable[[str, Sequence[Event]], None]] = []
+
+    # -- state -----------------------------------------------------------------------------
+    def keyed_state(self, processor: Processor) -> Any:
+        if not processor.stateful:
+            return None
+        from .state import KeyedState, open_state_store
+
+        with self._lock:
+            if self._state_store is None:
+                self._state_store = open_state_store(self.config.state_url or None)
+        return KeyedState(self._state_store, processor.name, ttl=processor.state_ttl_s)
+
+    # -- publishing ------------------------------------------------------------------------
+    def encode_message(self, message: dict[str, Any]) -> bytes:
+        return self._encoder.encode(message)
+
+    def send_batch(self, event_type: str, events: Sequence[Event]) -> Future:
+        """Publish ``events`` (all of ``event_type``) as ONE broker message; the broker fans out."""
+        body = encode_batch(events)
+        for listener in self.listeners:
+            listener(event_type, events)
+        m = metrics()
+        m.published.labels(event_type).inc(len(events))
+        m.published_batches.labels(event_type).observe(len(events))
+        if self._publisher is not None:
+            return self._publisher.publish(self.config.exchange, event_type, body, content_type=CONTENT_TYPE)
+        if not self.broker.route(event_type, body):
+            m.unrouted.labels(event_type).inc(len(events))
+            log.warning("events_unrouted", event_type=event_type, events=len(events), kept_in=UNROUTED)
+        done: Future = Future()
+        done.set_result(None)
+        return done
+
+    def send_raw(self, routing_key: str, body: bytes) -> Future:
+        """Publish bytes as they are (tests of bad input, ``alcyon dlq replay``)."""
+        if self._publisher is not None:
+            return self._publisher.publish(self.config.exchange, routing_key, body, content_type=CONTENT_TYPE)
+        self.broker.route(routing_key, body)
+        done: Future = Future()
+        done.set_result(None)
+        return done
+
+    def publish(self, event: Event) -> None:
+        """Queue ``event`` for a batched, confirmed publish (sources, ``alcyon publish``)."""
+        self.batcher.add(event)
+
+    def publish_now(self, events: Iterable[Event], timeout: float = 30.0) -> None:
+        """Publish ``events`` grouped by type and wait for every confirm (derived events)."""
+        by_type: dict[str, list[Event]] = defaultdict(list)
+        for event in events:
+            by_type[event.type].append(event)
+        futures = [self.send_batch(t, batch[i:i + self.config.batch_max_events])
+                   for t, batch in by_type.items() for i in range(0, len(batch), self.config.batch_max_events)]
+        done, not_done = wait(futures, timeout=timeout)
+        if not_done:
+            raise PublishError(f"{len(not_done)} derived batch(es) not confirmed within {timeout}s")
+        for future in done:
+            if future.exception() is not None:
+                raise future.exception()  # type: ignore[misc]
+
+    def flush(self, timeout: float = 30.0) -> None:
+        self.batcher.flush(timeout)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def declare(self) -> None:
+        """Declare the exchange, queues and bindings of the selected processors (RabbitMQ)."""
+        if self._publisher is not None:
+            self._publisher.wait_connected()
+            with self.broker.admin_channel() as channel:
+                self.full_topology.declare_exchange(channel)
+                self.topology.declare_all(channel)
+
+    def start(self, threads: int | None = None) -> dramatiq.Worker:
+        """Start consuming with ``threads`` handler threads; returns the dramatiq worker."""
+        self.host.startup()
+        self.broker.emit_after("process_boot")
+        threads = threads or self.config.worker_threads
+        if self.config.worker_prefetch:
+            import dramatiq.worker as dramatiq_worker
+
+            dramatiq_worker.QUEUE_PREFETCH = self.config.worker_prefetch
+        self.declare()
+        self._worker = dramatiq.Worker(self.broker, worker_threads=threads, worker_timeout=100)
+        self._worker.start()
+        return self._worker
+
+    def idle(self) -> bool:
+        """True when nothing is queued, delayed or in a handler for this runtime's processors."""
+        worker = self._worker
+        if worker is not None:
+            if worker.work_queue.unfinished_tasks:
+                return False
+            if any(c.delay_queue.unfinished_tasks for c in worker.consumers.values()):
+                return False
+        if self.config.embedded:
+            return not any(q.unfinished_tasks for q in self.broker.queues.values())
+        with self.broker.admin_channel() as channel:
+            for p in self.processors:
+                for queue in (p.queue, dq_name(p.queue)):
+                    if channel.queue_declare(queue, passive=True).method.message_count:
+                        return False
+        return True
+
+    def join(self, timeout: float = 30.0, settle_s: float = 0.1) -> None:
+        """Flush publishes, then wait until :meth:`idle` holds twice ``settle_s`` apart (tests, demos)."""
+        deadline = time.monotonic() + timeout
+        self.flush(timeout)
+        while time.monotonic() < deadline:
+            if self.idle():
+                time.sleep(settle_s)
+                if self.idle():
+                    return
+            time.sleep(0.02)
+        raise TimeoutError(f"work not finished within {timeout}s")
+
+    def stop(self, grace_s: float | None = None) -> None:
+        """Stop gracefully: finish in-flight work within ``grace_s``, requeue the rest, flush publishes."""
+        grace_s = self.config.shutdown_grace_s if grace_s is None else grace_s
+        try:
+            self.batcher.close(timeout=grace_s)
+        except PublishError as exc:
+            log.error("publish_unconfirmed_at_shutdown", error=str(exc))
+        if self._worker is not None:
+            self._worker.stop(timeout=int(grace_s * 1000))
+            self._worker = None
+            self.host.shutdown()
+        if self._publisher is not None:
+            self._publisher.close(timeout=grace_s)
+        self.broker.close()
