@@ -247,9 +247,14 @@ class AmqpPublisher:
                 self._unconfirmed[self._tag] = pending
             try:
                 channel.basic_publish(pending.exchange, pending.routing_key, pending.body, pending.properties)
-            except Exception as exc:
+            except (pika.exceptions.AMQPError, OSError) as exc:
                 log.warning("amqp_publish_interrupted", error=f"{type(exc).__name__}: {exc}")
                 return  # the close callback moves it back to the outbox
+            except Exception as exc:  # the message itself cannot be framed (e.g. a bad header value)
+                with self._lock:
+                    self._unconfirmed.pop(self._tag, None)
+                    self._tag -= 1  # nothing reached the broker: its tag counter did not move
+                pending.future.set_exception(PublishError(f"message cannot be sent: {type(exc).__name__}: {exc}"))
 
     def _on_confirm(self, frame: Any) -> None:
         method = frame.method

@@ -49,6 +49,8 @@ class DeadLetter:
         fields.pop("body")
         fields["error"] = fields["error"][:MAX_ERROR_CHARS]
         fields["traceback"] = fields["traceback"][-MAX_TRACEBACK_CHARS:]
+        # AMQP tables carry no floats through pika: times travel as text
+        fields["dead_at"] = repr(self.dead_at)
         return {_HEADER + k.replace("_", "-"): v for k, v in fields.items() if v is not None}
 
     @classmethod

@@ -17,6 +17,7 @@ after, so tests start clean.
 from __future__ import annotations
 
 import threading
+import uuid
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import pytest
@@ -37,7 +38,11 @@ class Harness:
                  processors: Sequence[str] | None = None, threads: int = 2, start: bool = True) -> None:
         env = {"ALCYON_BROKER_URL": broker_url, "ALCYON_STATE_URL": state_url}
         config = load_config(env=env)
-        config = config.replace(**{"batch_linger_ms": 5, **(settings or {})})
+        defaults: dict[str, Any] = {"batch_linger_ms": 5}
+        if broker_url:
+            # An exchange of its own, so bindings left on a shared broker cannot leak in.
+            defaults["exchange"] = f"alcyon.test.{uuid.uuid4().hex[:12]}"
+        config = config.replace(**{**defaults, **(settings or {})})
         if plugin_config:
             config = type(config)(settings=config.settings, plugins={k: dict(v) for k, v in plugin_config.items()},
                                   disabled=config.disabled, path=None)
@@ -90,6 +95,9 @@ class Harness:
         self.runtime.stop(grace_s=5)
         if not self.runtime.config.embedded:
             self.delete_queues()
+            if self.runtime.config.exchange.startswith("alcyon.test."):
+                with self.runtime.broker.admin_channel() as channel:
+                    channel.exchange_delete(self.runtime.config.exchange)
 
 
 @pytest.fixture
