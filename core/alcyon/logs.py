@@ -63,4 +63,5 @@ def configure_logging(level: str = "info", fmt: str = "json", stream: TextIO | N
 
 
 def get_logger(name: str, **context: Any) -> Any:
-    return structlog.get_logger(name).bind(**context)
+    """A lazy logger: it takes the configuration in force when it first logs, not when it is created."""
+    return structlog.get_logger(name, **context)

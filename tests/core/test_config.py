@@ -1,0 +1,46 @@
+import pytest
+
+from alcyon import ConfigError, Option
+from alcyon.config import load_config, plugin_config
+
+
+def test_defaults_are_embedded_and_env_overrides_the_file(tmp_path):
+    path = tmp_path / "alcyon.toml"
+    path.write_text('[alcyon]\nbatch_linger_ms = 50\nworker_threads = 3\n')
+    config = load_config(path, env={"ALCYON_WORKER_THREADS": "6"})
+    assert config.embedded and config.batch_linger_ms == 50 and config.worker_threads == 6
+
+
+@pytest.mark.parametrize("toml,env,message", [
+    ("[alcyon]\nbatch_lingr_ms = 5\n", {}, "unknown key.*batch_lingr_ms"),
+    ("[alcyon]\nworker_threads = 'four'\n", {}, r"\[alcyon\] worker_threads: expected int"),
+    ("", {"ALCYON_BATCH_MAX_EVENTS": "0"}, "ALCYON_BATCH_MAX_EVENTS: must be >= 1"),
+    ("", {"ALCYON_LOG_FORMAT": "xml"}, "ALCYON_LOG_FORMAT: must be one of json, console"),
+    ("[alcyon\n", {}, "not valid TOML"),
+    ("[worker]\n", {}, r"unknown table\(s\) worker"),
+])
+def test_bad_configuration_names_the_key_and_the_expected_form(tmp_path, toml, env, message):
+    path = tmp_path / "alcyon.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path, env=env)
+
+
+def test_secrets_come_from_mounted_files_and_are_redacted(tmp_path):
+    secret = tmp_path / "amqp"
+    secret.write_text("amqp://alcyon:s3cr3t@rabbit:5672/\n")
+    config = load_config(env={"ALCYON_BROKER_URL_FILE": str(secret)})
+    assert config.broker_url == "amqp://alcyon:s3cr3t@rabbit:5672/"
+    shown = dict((k, v) for k, v, _ in config.describe())
+    assert "s3cr3t" not in shown["broker_url"] and "alcyon:***@rabbit" in shown["broker_url"]
+
+
+def test_plugin_options_are_validated_with_their_env_names(tmp_path):
+    options = [Option("zones", str, required=True, help="GeoJSON file"), Option("gap_minutes", int, 30)]
+    config = load_config(env={"ALCYON_GEOFENCE__ZONES": "mpa.geojson", "ALCYON_GEOFENCE__GAP_MINUTES": "45"})
+    assert plugin_config(config, "geofence", options) == {"zones": "mpa.geojson", "gap_minutes": 45}
+    with pytest.raises(ConfigError, match=r"\[plugins.geofence\] zones .*ALCYON_GEOFENCE__ZONES.* is required"):
+        plugin_config(load_config(env={}), "geofence", options)
+    bad = load_config(env={"ALCYON_GEOFENCE__ZONES": "z", "ALCYON_GEOFENCE__GAP_MINUTS": "1"})
+    with pytest.raises(ConfigError, match="unknown key.*gap_minuts.*known keys: gap_minutes, zones"):
+        plugin_config(bad, "geofence", options)

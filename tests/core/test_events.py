@@ -1,0 +1,40 @@
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from alcyon import Event, InvalidEvent, derive, derived_id
+
+
+def test_envelope_uses_cloudevents_names_and_round_trips():
+    e = Event(type="ais.position", source="udp:10110", subject="227006760", data={"lat": 47.5},
+              time=datetime(2026, 7, 14, 12, tzinfo=timezone(timedelta(hours=2))))
+    d = e.to_dict()
+    assert set(d) == {"id", "source", "type", "specversion", "time", "subject", "datacontenttype", "data"}
+    assert d["time"] == "2026-07-14T10:00:00Z" and d["specversion"] == "1.0"
+    assert Event.from_dict(d) == e
+
+
+def test_binary_data_is_marked_as_octet_stream():
+    assert Event(type="camera.frame", source="cam", subject="tower1/p0", data=b"\xff\xd8").datacontenttype \
+        == "application/octet-stream"
+
+
+@pytest.mark.parametrize("raw,message", [
+    ({"source": "s", "type": "t", "subject": "x", "time": 0}, r"missing required attribute\(s\) id"),
+    ({"id": "1", "source": "s", "type": "t", "subject": "x", "time": "yesterday"}, "not RFC 3339"),
+    ({"id": "1", "source": "s", "type": "t", "subject": "x", "time": "2026-01-01T00:00:00"}, "no UTC offset"),
+    ({"id": "1", "source": "s", "type": "t", "subject": "x", "time": 0, "specversion": "0.3"}, "specversion"),
+    ([1, 2], "mapping"),
+])
+def test_bad_envelopes_say_what_is_wrong(raw, message):
+    with pytest.raises(InvalidEvent, match=message):
+        Event.from_dict(raw)
+
+
+def test_derived_ids_are_deterministic_per_cause_and_rule():
+    cause = Event(type="ais.position", source="s", subject="227006760")
+    a = derive(cause, "entered:FR1", "geofence.entered", {}, source="alcyon/geofence")
+    b = derive(cause, "entered:FR1", "geofence.entered", {"other": 1}, source="alcyon/geofence")
+    c = derive(cause, "entered:FR2", "geofence.entered", {}, source="alcyon/geofence")
+    assert a.id == b.id == derived_id(cause.id, "entered:FR1") != c.id
+    assert a.time == cause.time and a.subject == cause.subject and a.extensions["causeid"] == cause.id
