@@ -13,7 +13,6 @@ import os
 import shutil
 import tempfile
 import threading
-from functools import cache
 from typing import Any
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
@@ -70,10 +69,17 @@ class _Metrics:
                                 ["queue", "reason"])
 
 
-@cache
+_created: list[_Metrics] = []
+_create_lock = threading.Lock()
+
+
 def metrics() -> _Metrics:
-    """The process's metrics (created once)."""
-    return _Metrics()
+    """The process's metrics (created once, on first use, whichever thread gets there first)."""
+    if not _created:
+        with _create_lock:
+            if not _created:
+                _created.append(_Metrics())
+    return _created[0]
 
 
 def registry() -> Any:
