@@ -11,6 +11,7 @@ from typing import Any, Sequence
 from . import __version__
 from .config import SETTINGS, Config, load_config
 from .errors import AlcyonError
+from .logs import redact
 from .plugins import PluginHost
 
 DESCRIPTION = """\
@@ -106,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if any(a in ("-h", "--help", "--version") for a in argv):
             config, host = None, None  # still show help when the configuration is broken
         else:
-            print(f"alcyon: error: {exc}", file=sys.stderr)
+            print(f"alcyon: error: {redact(str(exc))}", file=sys.stderr)
             return 2
     parser = build_parser(host)
     args = parser.parse_args(argv)
@@ -116,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args, config, host) or 0)
     except AlcyonError as exc:
-        print(f"alcyon: error: {exc}", file=sys.stderr)
+        print(f"alcyon: error: {redact(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

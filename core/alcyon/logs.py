@@ -25,10 +25,15 @@ def add_secret(value: str) -> None:
         _secrets.append(value)
 
 
+def redact(text: str) -> str:
+    """``text`` with URL credentials and every registered secret masked."""
+    return redact_text(text, _secrets)
+
+
 def _redact(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     for key, value in event_dict.items():
         if isinstance(value, str):
-            event_dict[key] = redact_text(value, _secrets)
+            event_dict[key] = redact(value)
     return event_dict
 
 
