@@ -9,8 +9,10 @@
     │   ├── DecodeError        bytes that are not an alcyon message
     │   ├── InvalidEvent       an envelope or payload that fails its type's schema
     │   └── MessageTooLarge    a message over the configured size limit
-    └── BrokerError            the broker could not be reached or refused an operation
-        └── PublishError       a publish was not confirmed by the broker
+    ├── BrokerError            the broker could not be reached or refused an operation
+    │   └── PublishError       a publish was not confirmed by the broker
+    └── StateError             a state value could not be stored or read back
+        └── StateConflict      a state transaction kept conflicting and was given up
 """
 
 from __future__ import annotations
@@ -61,3 +63,15 @@ class BrokerError(AlcyonError):
 
 class PublishError(BrokerError):
     """The broker did not confirm a publish (nack, or the connection was lost for good)."""
+
+
+class StateError(AlcyonError):
+    """A state value could not be stored or read back (not msgpack, corrupt record)."""
+
+
+class StateConflict(StateError):
+    """A transaction kept conflicting with concurrent writers and was given up.
+
+    The failing key was not written (groups committed before it were); redelivering the
+    events to :meth:`alcyon.state.KeyedState.apply` is safe, the committed part is recognised.
+    """

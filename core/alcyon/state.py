@@ -6,14 +6,15 @@ events *at least once*. Two consequences shape this module.
 **Atomic read-modify-write across processes.** Two workers may handle events of the same
 subject at the same moment. :class:`RedisStateStore` uses Redis optimistic locking: ``WATCH``
 the keys, ``MGET`` them (one round trip for the whole batch), compute the new records in
-Python, then write every changed record in one ``MULTI``/``EXEC`` (holding a single ``EVAL``
-that sets them all). If another client changed
-a watched key in between, Redis refuses the ``EXEC`` and the whole computation is re-run on
-fresh values, after a short jittered pause. WATCH/MULTI rather than a Lua script, because
-the update is arbitrary plugin Python code; rather than a lock, because a lock held by a
-SIGKILLed worker has to expire, and then two holders can overlap. A batch costs three
-round trips whatever its size. A batch that keeps conflicting is split into halves, each
-committed atomically on its own, so a big batch does not starve against small ones.
+Python, then write every changed record in one ``MULTI``/``EXEC`` round trip. If another
+client changed a watched key in between, Redis refuses the ``EXEC`` and the whole
+computation is re-run on fresh values, after a short jittered pause. Optimistic
+WATCH/MULTI rather than a Lua script, because the update is arbitrary plugin Python code;
+rather than a lock, because a lock held by a SIGKILLed worker has to expire, and then two
+holders can overlap. A batch costs three round trips whatever its number of events (up to
+512 distinct keys per transaction). A batch that keeps conflicting is split into halves,
+each committed atomically on its own, so that a big batch does not starve against small
+ones.
 
 **Exactly-once effect of at-least-once delivery.** A worker can be killed after ``EXEC`` but
 before it acks the message (or the ``EXEC`` reply can be lost on the network); the message
@@ -39,19 +40,19 @@ from __future__ import annotations
 
 import abc
 import random
-import re
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import msgpack
 import redis
 
-from .errors import AlcyonError, ConfigError
+from .errors import ConfigError, StateConflict, StateError
 from .events import Event
+from .redact import redact_url
 
 __all__ = [
     "KEY_PREFIX",
@@ -80,17 +81,6 @@ _Step = Callable[[list[str], list[bytes | None]], tuple[dict[str, bytes | None],
 
 #: ``fn(value, event, stale) -> (new_value, derived_events)``, see :meth:`KeyedState.apply`.
 Transition = Callable[[Any, Event, bool], tuple[Any, Sequence[Event]]]
-
-
-class StateError(AlcyonError):
-    """A state value could not be stored or read back (not msgpack, corrupt record)."""
-
-
-class StateConflict(StateError):
-    """A transaction kept conflicting with concurrent writers and was given up.
-
-    Nothing of the failing group was written; retrying the message later is safe.
-    """
 
 
 class StateStore(abc.ABC):
@@ -235,9 +225,9 @@ class RedisStateStore(StateStore):
         O(N²) server time in the number of keys (0.15 ms for 50 keys, 3.5 ms for 500, 35 ms
         for 2,000 on Redis 7.0, blocking every other client meanwhile); more keys are
         committed in several transactions. A group of several keys is split in two after
-        ``split_after`` conflicts in a row; a
-        single key gets ``max_attempts`` attempts, then :class:`StateConflict`. The pause
-        before attempt ``n`` is uniform in ``[0, min(max_backoff, backoff * 2**n)]`` seconds.
+        ``split_after`` conflicts in a row; a single key gets ``max_attempts`` attempts, then
+        :class:`StateConflict`. The pause before attempt ``n`` is uniform in
+        ``[0, min(max_backoff, backoff * 2**n)]`` seconds.
         """
         if client.get_connection_kwargs().get("decode_responses"):
             raise ConfigError("the Redis state store needs raw bytes: remove decode_responses from ALCYON_STATE_URL")
@@ -295,7 +285,8 @@ class RedisStateStore(StateStore):
             else:
                 raise StateConflict(
                     f"state key {group[0]!r} was changed by other writers during {self._max_attempts} "
-                    f"attempts in a row; giving up (nothing of it was written, retry later)")
+                    f"attempts in a row; giving up: it was not written (keys committed before it "
+                    f"were), retry later")
         return results
 
     def _attempt(self, keys: list[str], step: _Step[T], px: int | None) -> T:
@@ -343,31 +334,6 @@ def open_state_store(url: str | None) -> StateStore:
         f"ALCYON_STATE_URL={redact_url(url)!r} is not a state store URL: leave it empty or use "
         f"memory:// for the in-process store, or redis://[[user]:password@]host[:port][/db] "
         f"(rediss:// for TLS) for Redis")
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password (and any userinfo that may be one) replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    netloc = parts.netloc
-    if not netloc and "@" in url:
-        # Not host-based (a typo such as redis//u:pw@h): keep the scheme-like start and the host.
-        return _SCHEME_LIKE.match(url).group() + "***@" + url.rpartition("@")[2]
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        user, colon, _ = userinfo.partition(":")
-        # Without a ':' the userinfo may be a bare password (redis://secret@host): hide it all.
-        netloc = f"{user}:***@{hostport}" if colon else f"***@{hostport}"
-    query = parts.query
-    pairs = parse_qsl(query, keep_blank_values=True)
-    if any(name.lower() == "password" for name, _ in pairs):
-        query = urlencode([(n, "***" if n.lower() == "password" else v) for n, v in pairs], safe="*")
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
-
-
-_SCHEME_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*(?::/*|/+)|")
 
 
 def _scrub(text: str, url: str) -> str:
@@ -428,7 +394,7 @@ class KeyedRecord:
     """What :class:`KeyedState` keeps for one subject (for inspection and tests)."""
 
     value: Any
-    last_time: datetime | None
+    last_time: datetime  # the latest event time applied
     applied_ids: tuple[str, ...]  # oldest first
 
 
@@ -490,8 +456,7 @@ class KeyedState:
         record = self.store.get(self.namespace, subject)
         if record is None:
             return None
-        last = None if record["t"] is None else _EPOCH + record["t"] * _MICROSECOND
-        return KeyedRecord(record["v"], last, tuple(record["a"]))
+        return KeyedRecord(record["v"], _EPOCH + record["t"] * _MICROSECOND, tuple(record["a"]))
 
     def delete(self, subject: str) -> bool:
         """Forget ``subject``; whether it had a record."""
