@@ -22,7 +22,7 @@ from .batching import Batcher
 from .codec import CONTENT_TYPE, MsgpackEncoder, encode_batch, install_encoder
 from .config import Config
 from .deadletters import AmqpDeadLetterStore, DeadLetterStore, MemoryDeadLetterStore
-from .errors import ConfigError, PublishError
+from .errors import ConfigError, MessageTooLarge, PublishError
 from .events import Event
 from .execution import ProcessorRunner
 from .logs import get_logger
@@ -110,6 +110,8 @@ class Runtime:
     def send_batch(self, event_type: str, events: Sequence[Event]) -> Future:
         """Publish ``events`` (all of ``event_type``) as ONE broker message; the broker fans out."""
         body = encode_batch(events)
+        if len(body) > self.config.max_message_bytes:
+            return self._send_split(event_type, events, len(body))
         for listener in self.listeners:
             listener(event_type, events)
         m = metrics()
@@ -123,6 +125,26 @@ class Runtime:
         done: Future = Future()
         done.set_result(None)
         return done
+
+    def _send_split(self, event_type: str, events: Sequence[Event], size: int) -> Future:
+        """A batch over the size limit goes as two halves; a single event over it is refused."""
+        if len(events) == 1:
+            raise MessageTooLarge(
+                f"event {events[0].id} of type {event_type} encodes to {size} bytes, over max_message_bytes "
+                f"({self.config.max_message_bytes}): store the payload elsewhere and reference it in a "
+                "'dataref' extension, or raise ALCYON_MAX_MESSAGE_BYTES (and RabbitMQ's max_message_size)")
+        half = len(events) // 2
+        futures = [self.send_batch(event_type, events[:half]), self.send_batch(event_type, events[half:])]
+        combined: Future = Future()
+
+        def settle(_: Future) -> None:
+            if all(f.done() for f in futures) and not combined.done():
+                errors = [f.exception() for f in futures if f.exception() is not None]
+                combined.set_exception(errors[0]) if errors else combined.set_result(None)
+
+        for f in futures:
+            f.add_done_callback(settle)
+        return combined
 
     def send_raw(self, routing_key: str, body: bytes) -> Future:
         """Publish bytes as they are (tests of bad input, ``alcyon dlq replay``)."""

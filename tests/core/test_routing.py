@@ -162,3 +162,21 @@ def test_bad_input_is_dead_lettered_with_its_reason_and_the_rest_flows(alcyon_ha
     assert "data.value must be int or float, got str" in invalid.error and invalid.attempts == 1
     missing = next(d for d in dead if d.reason == "schema_error" and d.event_id is None)
     assert "missing required attribute" in missing.error
+
+
+def test_batches_over_the_size_limit_are_split_and_oversized_events_refused(alcyon_harness, mode_url):
+    from alcyon import MessageTooLarge
+
+    rec = Recorder({"frames": ("camera.frame",)})
+    h = alcyon_harness(("rec", rec), broker_url=mode_url,
+                       settings={"max_message_bytes": 64 * 1024, "batch_linger_ms": 500})
+    publishes = []
+    h.runtime.listeners.append(lambda event_type, events: publishes.append(len(events)))
+    frames = [Event(type="camera.frame", source="cam", subject=f"t/{i}", data=bytes(10_000)) for i in range(20)]
+    h.publish(frames)
+    h.join()
+    assert sum(publishes) == 20 and len(publishes) > 1 and all(n * 10_000 < 64 * 1024 for n in publishes)
+    assert set(rec.count("frames")) == {f.id for f in frames}
+    with pytest.raises(MessageTooLarge, match="over max_message_bytes.*dataref"):
+        h.runtime.send_batch("camera.frame", [Event(type="camera.frame", source="cam", subject="big",
+                                                    data=bytes(100_000))])
