@@ -13,6 +13,9 @@ from typing import Callable, Sequence
 
 from .errors import PublishError
 from .events import Event
+from .logs import get_logger
+
+log = get_logger("alcyon.batching")
 
 SendBatch = Callable[[str, Sequence[Event]], Future]
 
@@ -79,7 +82,12 @@ class Batcher:
     def _dispatch(self, event_type: str, events: list[Event]) -> None:
         if not events:
             return
-        future = self._send(event_type, events)
+        try:
+            future = self._send(event_type, events)
+        except Exception as exc:  # e.g. an oversized event: reported by flush(), the loop goes on
+            log.error("batch_not_sent", event_type=event_type, events=len(events), error=f"{type(exc).__name__}: {exc}")
+            future = Future()
+            future.set_exception(exc)
         with self._cond:
             self._outstanding = [f for f in self._outstanding if not f.done() or f.exception() is not None]
             self._outstanding.append(future)
