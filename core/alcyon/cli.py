@@ -224,7 +224,7 @@ def _cmd_config_check(args: argparse.Namespace, config: Config, host: PluginHost
     for name, shown, help_text in config.describe():
         print(f"  {name:<{width}}  {shown:<24}  {help_text}")
     for name in host.names():
-        print(f"  [plugins.{name}] {json.dumps(host.plugin_config(name), default=str)}")
+        print(f"  [plugins.{name}] {redact(json.dumps(host.plugin_config(name), default=str))}")
     return 0
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 from dramatiq.common import compute_backoff
 from dramatiq.message import Message
 from dramatiq.middleware import CurrentMessage
+from dramatiq.middleware.time_limit import TimeLimitExceeded
 from structlog.contextvars import bound_contextvars
 
 from .codec import batch_message, events_from_args
@@ -34,6 +35,11 @@ from .processors import Context, Processor
 
 if TYPE_CHECKING:  # pragma: no cover
     from .runtime import Runtime
+
+
+#: What a handler may raise for ONE event: retried alone (a time limit included: dramatiq's
+#: TimeLimitExceeded is a BaseException and would otherwise fail the whole message).
+HANDLER_ERRORS = (Exception, TimeLimitExceeded)
 
 
 class ProcessorRunner:
@@ -94,7 +100,7 @@ class ProcessorRunner:
                 with bound_contextvars(processor=p.name, batch_events=len(events)):
                     derived.extend(_events(p.handle_batch(events, ctx)))
                 return derived, failures
-            except Exception as error:
+            except HANDLER_ERRORS as error:
                 if len(events) == 1:
                     self._log_failure(events[0], error)
                     return derived, [(events[0], error)]
@@ -102,7 +108,7 @@ class ProcessorRunner:
                 for event in events:
                     try:
                         derived.extend(_events(p.handle_batch([event], ctx)))
-                    except Exception as single_error:
+                    except HANDLER_ERRORS as single_error:
                         self._log_failure(event, single_error)
                         failures.append((event, single_error))
                 return derived, failures
@@ -111,7 +117,7 @@ class ProcessorRunner:
                 with bound_contextvars(processor=p.name, event_id=event.id, event_type=event.type,
                                        subject=event.subject):
                     derived.extend(_events(p.handle(event, ctx)))  # type: ignore[misc]
-            except Exception as error:
+            except HANDLER_ERRORS as error:
                 self._log_failure(event, error)
                 failures.append((event, error))
         return derived, failures

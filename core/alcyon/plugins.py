@@ -3,8 +3,9 @@
 Plugins register under the ``alcyon.plugins`` entry-point group; first-party plugins do
 exactly the same in alcyon's own ``pyproject.toml``.  A plugin listed in
 ``[plugins] disabled`` (or ``ALCYON_DISABLE_PLUGINS``) is not loaded at all.
-``ALCYON_LOAD_PLUGINS=mod.a,mod.b`` loads only those modules instead of the entry points
-(handy in tests and to trace a plugin that misbehaves).
+``ALCYON_LOAD_PLUGINS=notify=alcyon_notify.plugin,mod.b`` loads only those modules instead
+of the entry points (handy in tests and to trace a plugin that misbehaves); a plugin is
+named ``name=`` or, without it, after the last part of its module path.
 """
 
 from __future__ import annotations
@@ -49,8 +50,9 @@ class PluginHost:
     def load_entry_points(self) -> PluginHost:
         only = os.environ.get("ALCYON_LOAD_PLUGINS")
         if only is not None:
-            for module_name in filter(None, (m.strip() for m in only.split(","))):
-                self.register(importlib.import_module(module_name), module_name.rsplit(".", 1)[-1])
+            for spec in filter(None, (m.strip() for m in only.split(","))):
+                name, _, module_name = spec.rpartition("=")
+                self.register(importlib.import_module(module_name), name or module_name.rsplit(".", 1)[-1])
             return self
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             if ep.name in self.config.disabled:
