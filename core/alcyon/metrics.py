@@ -57,7 +57,8 @@ class _Metrics:
                                     ["processor", "reason"])
         self.duration = Histogram("alcyon_handler_duration_seconds", "Time in a handler call (one batch).",
                                   ["processor"], buckets=LATENCY_BUCKETS)
-        self.lag = Histogram("alcyon_event_lag_seconds", "Now minus event time, when a handler finishes.",
+        self.lag = Histogram("alcyon_event_lag_seconds", "Now minus the time of the oldest event of each handled "
+                             "batch, when its handler finishes (one observation per batch).",
                              ["processor"], buckets=LATENCY_BUCKETS)
         self.batch = Histogram("alcyon_handled_batch_events", "Events per handled broker message.", ["processor"],
                                buckets=BATCH_BUCKETS)

@@ -40,21 +40,42 @@ def worker_env(broker_url, tmp_path):
     host = PluginHost(publisher_config)
     host.register(slow_plugin, "slow_plugin")
     publisher = Runtime(publisher_config, host)
-    with publisher.broker.admin_channel() as channel:
-        for queue in ("alcyon.slow", "alcyon.slow.DQ", "alcyon.slow.XQ"):
-            channel.queue_delete(queue)
+    delete_queues(publisher)
     publisher.declare()
     yield env, publisher
     publisher.stop(grace_s=2)
+    delete_queues(publisher)
     with publisher.broker.admin_channel() as channel:
-        for queue in ("alcyon.slow", "alcyon.slow.DQ", "alcyon.slow.XQ"):
-            channel.queue_delete(queue)
         channel.exchange_delete(exchange)
 
 
-def start_worker(env, log_path: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "alcyon.cli", "worker"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=open(log_path, "ab"))
+#: Processors that the worker-process tests run (their queues are deleted before and after each test).
+PROCESSORS = ("slow", "counter", "notify")
+
+
+def delete_queues(runtime) -> None:
+    with runtime.broker.admin_channel() as channel:
+        for name in PROCESSORS:
+            for suffix in ("", ".DQ", ".XQ"):
+                channel.queue_delete(f"alcyon.{name}{suffix}")
+
+
+@pytest.fixture
+def start_worker():
+    """Factory: start `alcyon worker` with ``env``, logging to ``log_path``; any still running is killed after."""
+    started: list[subprocess.Popen] = []
+
+    def start(env, log_path: Path) -> subprocess.Popen:
+        process = subprocess.Popen([sys.executable, "-m", "alcyon.cli", "worker"], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=open(log_path, "ab"))
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
 
 
 def journal(env) -> list[str]:

@@ -11,7 +11,7 @@ import pytest
 
 from alcyon import Event
 
-from .conftest import journal, start_worker, wait_for
+from .conftest import journal, wait_for
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
 
@@ -20,7 +20,7 @@ def rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=120)
 
 
-def test_broker_restart_loses_nothing_published_with_a_confirm(worker_env, tmp_path):
+def test_broker_restart_loses_nothing_published_with_a_confirm(worker_env, start_worker, tmp_path):
     env, publisher = worker_env
     env = {**env, "SLOW_SECONDS": "0.001"}
     worker = start_worker(env, tmp_path / "worker.log")

@@ -11,12 +11,12 @@ import pytest
 
 from alcyon import Event
 
-from .conftest import journal, start_worker, wait_for
+from .conftest import journal, wait_for
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
 
 
-def test_sigterm_finishes_or_requeues_in_flight_work_without_loss(worker_env, tmp_path):
+def test_sigterm_finishes_or_requeues_in_flight_work_without_loss(worker_env, start_worker, tmp_path):
     env, publisher = worker_env
     events = [Event(type="slow.job", source="test", subject=str(i), data={"n": i}) for i in range(120)]
     for event in events:
@@ -41,7 +41,7 @@ def test_sigterm_finishes_or_requeues_in_flight_work_without_loss(worker_env, tm
     assert set(journal(env)) == {e.id for e in events}  # nothing lost, nothing foreign
 
 
-def test_worker_serves_dramatiq_and_alcyon_metrics_and_logs_json(worker_env, tmp_path):
+def test_worker_serves_dramatiq_and_alcyon_metrics_and_logs_json(worker_env, start_worker, tmp_path):
     env, publisher = worker_env
     env = {**env, "SLOW_SECONDS": "0"}
     for i in range(30):
