@@ -53,6 +53,18 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="handler threads (default: worker_threads)")
     p.set_defaults(func=_cmd_worker)
 
+    p = sub.add_parser("ingest", help="run a source alone, publishing its events (to RabbitMQ, or embedded)",
+                       description="Run one source (e.g. ais) without processors: what a receiver-side "
+                                   "process does in a distributed deployment. Its inputs come from its plugin "
+                                   "configuration, or from --input. For ais: `demo` (the bundled recording), "
+                                   "file:PATH[?speed=1] (replay, optionally at recorded speed), "
+                                   "udp://HOST:PORT (listen), tcp://HOST:PORT (connect to a receiver, "
+                                   "reconnecting).")
+    p.add_argument("source", help="source name (see `alcyon plugins`)")
+    p.add_argument("-i", "--input", action="append", metavar="URI", help="an input (repeatable)")
+    p.add_argument("--until-idle", action="store_true", help="exit once the inputs are exhausted (files)")
+    p.set_defaults(func=_cmd_ingest)
+
     p = sub.add_parser("publish", help="publish events from a JSON-lines file ('-' for stdin)",
                        description="Each line is a CloudEvents object: type and subject are required; id, "
                                    "source and time default to a new uuid, this file and now. Events are "
@@ -82,7 +94,7 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
                             ("replay", "send dead letters back to their processor"),
                             ("purge", "delete dead letters for good")):
         d = dlq_sub.add_parser(name, help=help_text)
-        d.add_argument("processor", help="processor name (see `alcyon plugins`)")
+        d.add_argument("processor", help="processor (or source) name (see `alcyon plugins`)")
         if name == "show":
             d.add_argument("id", help="dead-letter id (from `alcyon dlq list`)")
         if name in ("replay", "purge"):
@@ -136,6 +148,16 @@ def _cmd_run(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
     from alcyon_workers.runner import run_all
 
     return run_all(config, until_idle=args.until_idle, sources=args.source, threads=args.threads)
+
+
+def _cmd_ingest(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
+    from alcyon_workers.runner import run_all
+
+    if config.embedded:
+        print("alcyon: error: ingest publishes to RabbitMQ: set ALCYON_BROKER_URL (without a broker, "
+              "`alcyon run` runs the sources and the processors together)", file=sys.stderr)
+        return 2
+    return run_all(config, until_idle=args.until_idle, sources=[args.source], processors=False, inputs=args.input)
 
 
 def _cmd_worker(args: argparse.Namespace, config: Config, host: PluginHost) -> int:

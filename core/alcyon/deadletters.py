@@ -80,11 +80,12 @@ class DeadLetter:
 class DeadLetterStore:
     """Where dead letters go; :meth:`put` returns only once the record is durable."""
 
-    def put(self, record: DeadLetter) -> None:
-        self._write(record)
+    def put(self, record: DeadLetter, *, wait: bool = True) -> None:
+        """Keep ``record``; with ``wait`` (the default) return only once it is durable."""
+        self._write(record, wait)
         metrics().dead_letters.labels(record.processor, record.reason).inc()
 
-    def _write(self, record: DeadLetter) -> None:  # pragma: no cover - abstract
+    def _write(self, record: DeadLetter, wait: bool) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def records(self, queue: str) -> list[DeadLetter]:  # pragma: no cover - abstract
@@ -107,7 +108,7 @@ class MemoryDeadLetterStore(DeadLetterStore):
         self._lock = threading.Lock()
         self._by_queue: dict[str, list[DeadLetter]] = {}
 
-    def _write(self, record: DeadLetter) -> None:
+    def _write(self, record: DeadLetter, wait: bool) -> None:
         with self._lock:
             self._by_queue.setdefault(record.queue, []).append(record)
 
@@ -139,9 +140,10 @@ class AmqpDeadLetterStore(DeadLetterStore):
         self._channel_factory = channel_factory
         self._timeout = timeout
 
-    def _write(self, record: DeadLetter) -> None:
-        self._publisher.publish("", record.dead_letter_queue, record.body,
-                                headers=record.headers()).result(self._timeout)
+    def _write(self, record: DeadLetter, wait: bool) -> None:
+        future = self._publisher.publish("", record.dead_letter_queue, record.body, headers=record.headers())
+        if wait:
+            future.result(self._timeout)
 
     def records(self, queue: str) -> list[DeadLetter]:
         """Browse without removing: fetch every message unacked, then give them all back."""

@@ -36,14 +36,16 @@ class DeadLetterAdmin:
         if config.embedded:
             raise ConfigError("alcyon dlq needs ALCYON_BROKER_URL: the embedded mode's dead letters live in the "
                               "`alcyon run` process and are logged there as `dead_lettered` lines")
-        self.processors = {p.name: p for p in host.processors()}
+        # processors and sources both keep dead letters, under <queue>.XQ
+        self.processors = {p.name: p for p in [*host.sources(), *host.processors()]}
         self.parameters = parameters_from_config(config)
         self.publisher = AmqpPublisher(self.parameters, name="dlq")
         self.store = AmqpDeadLetterStore(self.publisher, lambda: blocking_channel(self.parameters))
 
     def queue(self, processor: str) -> str:
         if processor not in self.processors:
-            raise ConfigError(f"unknown processor {processor!r}; installed: {', '.join(sorted(self.processors))}")
+            raise ConfigError(f"unknown processor or source {processor!r}; installed: "
+                              f"{', '.join(sorted(self.processors))}")
         return self.processors[processor].queue
 
     def replay(self, processor: str, ids: set[str] | None) -> list[DeadLetter]:

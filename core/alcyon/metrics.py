@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 import threading
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
@@ -70,17 +70,30 @@ class _Metrics:
                                 ["queue", "reason"])
 
 
-_created: list[_Metrics] = []
-_create_lock = threading.Lock()
+T = TypeVar("T")
 
 
-def metrics() -> _Metrics:
-    """The process's metrics (created once, on first use, whichever thread gets there first)."""
-    if not _created:
-        with _create_lock:
-            if not _created:
-                _created.append(_Metrics())
-    return _created[0]
+def created_once(factory: Callable[[], T]) -> Callable[[], T]:
+    """``factory()`` called on first use only, whichever thread gets there first.
+
+    Metrics must be created once per process (a second registration fails) and lazily
+    (after :func:`setup_multiprocess`); plugins use this for their own metrics too.
+    """
+    made: list[T] = []
+    lock = threading.Lock()
+
+    def get() -> T:
+        if not made:
+            with lock:
+                if not made:
+                    made.append(factory())
+        return made[0]
+
+    return get
+
+
+#: The process's alcyon metrics.
+metrics = created_once(_Metrics)
 
 
 def registry() -> Any:

@@ -68,6 +68,9 @@ class Processor:
     time_limit_ms: int = 60_000
     stateful: bool = False
     state_ttl_s: float | None = None
+    #: "all" remembers every applied event id (redeliveries are never applied twice);
+    #: "derived" only those that derived events (enough when the handler ignores stale events).
+    state_remember: str = "all"
     plugin: str = ""
 
     def __post_init__(self) -> None:
@@ -93,13 +96,21 @@ class Processor:
 
 @dataclasses.dataclass(frozen=True)
 class SourceContext:
-    """What a running source receives: where to publish, and when to stop."""
+    """What a running source receives: where to publish, where bad input goes, when to stop.
+
+    ``inputs`` are the URIs given on the command line (``alcyon ingest NAME --input URI``),
+    or ``None``: the source then reads its inputs from its plugin's configuration.
+    ``reject(raw, reason, error)`` keeps a bad input (as a dead letter, with its bytes and a
+    bounded ``reason``) and counts it; the source goes on with the next input.
+    """
 
     source: str
     config: Mapping[str, Any]
     log: Any
     publish: Callable[[Event], None]
     stopping: threading.Event
+    reject: Callable[[bytes, str, str], None]
+    inputs: tuple[str, ...] | None = None
 
     def running(self) -> bool:
         return not self.stopping.is_set()
@@ -118,6 +129,11 @@ class Source:
     run: Callable[[SourceContext], None]
     description: str = ""
     plugin: str = ""
+
+    @property
+    def queue(self) -> str:
+        """The queue its rejected inputs are kept under (as ``<queue>.XQ``, like a processor's)."""
+        return f"alcyon.source.{self.name}"
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):

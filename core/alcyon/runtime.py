@@ -14,22 +14,22 @@ from concurrent.futures import Future, wait
 from typing import Any, Callable, Iterable, Sequence
 
 import dramatiq
-from dramatiq.common import dq_name
+from dramatiq.common import dq_name, xq_name
 from dramatiq.middleware import CurrentMessage, Retries, ShutdownNotifications, TimeLimit
 from dramatiq.middleware.prometheus import Prometheus
 
 from .batching import Batcher
 from .codec import CONTENT_TYPE, MsgpackEncoder, encode_batch, install_encoder
 from .config import Config
-from .deadletters import AmqpDeadLetterStore, DeadLetterStore, MemoryDeadLetterStore
+from .deadletters import AmqpDeadLetterStore, DeadLetter, DeadLetterStore, MemoryDeadLetterStore
 from .errors import ConfigError, MessageTooLarge, PublishError
 from .events import Event
 from .execution import ProcessorRunner
 from .logs import get_logger
 from .metrics import metrics, multiprocess_dir
 from .plugins import PluginHost
-from .processors import Processor
-from .topology import UNROUTED, Topology
+from .processors import Processor, Source
+from .topology import UNROUTED, Topology, dead_letter_arguments
 
 log = get_logger("alcyon.runtime")
 
@@ -45,12 +45,13 @@ class Runtime:
         self.host = host
         self.event_types = host.event_types()
         available = {p.name: p for p in host.processors()}
-        if processors:
-            unknown = [n for n in processors if n not in available]
-            if unknown:
-                raise ConfigError(f"unknown processor(s) {', '.join(unknown)}; installed: "
-                                  f"{', '.join(sorted(available)) or 'none'} (see `alcyon plugins`)")
-        self.processors = [available[n] for n in (processors or sorted(available))]
+        names = sorted(available) if processors is None else list(processors)
+        unknown = [n for n in names if n not in available]
+        if unknown:
+            raise ConfigError(f"unknown processor(s) {', '.join(unknown)}; installed: "
+                              f"{', '.join(sorted(available)) or 'none'} (see `alcyon plugins`)")
+        self.processors = [available[n] for n in names]
+        self.sources = host.sources()
         ttl = int(config.dead_letter_ttl_days * DAY_MS) or None
         self.topology = Topology.of(self.processors, config.exchange, ttl)
         #: Publishers declare the routes of every installed processor, so nothing published
@@ -101,7 +102,18 @@ class Runtime:
         with self._lock:
             if self._state_store is None:
                 self._state_store = open_state_store(self.config.state_url or None)
-        return KeyedState(self._state_store, processor.name, ttl=processor.state_ttl_s)
+        return KeyedState(self._state_store, processor.name, ttl=processor.state_ttl_s,
+                          remember=processor.state_remember)
+
+    def rejecter(self, source: Source) -> Callable[[bytes, str, str], None]:
+        """``reject(raw, reason, error)`` for ``source``: a dead letter (not waited for) and a count."""
+        def reject(raw: bytes, reason: str, error: str) -> None:
+            record = DeadLetter(processor=source.name, queue=source.queue, reason=reason, error=error,
+                                body=raw if isinstance(raw, bytes) else str(raw).encode())
+            log.info("input_rejected", source=source.name, reason=reason, error=error, bytes=len(record.body))
+            self.dead_letters.put(record, wait=False)
+
+        return reject
 
     # -- publishing ------------------------------------------------------------------------
     def encode_message(self, message: dict[str, Any]) -> bytes:
@@ -184,6 +196,9 @@ class Runtime:
             with self.broker.admin_channel() as channel:
                 self.full_topology.declare_exchange(channel)
                 self.topology.declare_all(channel)
+                for source in self.sources:  # where their rejected inputs are kept
+                    channel.queue_declare(xq_name(source.queue), durable=True,
+                                          arguments=dead_letter_arguments(self.topology.dead_letter_ttl_ms))
 
     def start(self, threads: int | None = None) -> dramatiq.Worker:
         """Start consuming with ``threads`` handler threads; returns the dramatiq worker."""

@@ -81,6 +81,8 @@ _Step = Callable[[list[str], list[bytes | None]], tuple[dict[str, bytes | None],
 
 #: ``fn(value, event, stale) -> (new_value, derived_events)``, see :meth:`KeyedState.apply`.
 Transition = Callable[[Any, Event, bool], tuple[Any, Sequence[Event]]]
+#: ``fn(values by subject, fresh events) -> (new values by subject, derived events by cause id)``
+BatchTransition = Callable[[dict[str, Any], list[Event]], tuple[Mapping[str, Any], Mapping[str, Sequence[Event]]]]
 
 
 class StateStore(abc.ABC):
@@ -407,16 +409,25 @@ class KeyedState:
     """
 
     def __init__(self, store: StateStore, namespace: str, *, ttl: float | None = None,
-                 applied_limit: int = 256) -> None:
-        """``ttl``: the default of :meth:`apply`'s (seconds; ``None`` keeps subjects for good)."""
+                 applied_limit: int = 256, remember: str = "all") -> None:
+        """``ttl``: the default of :meth:`apply`'s (seconds; ``None`` keeps subjects for good).
+
+        ``remember="derived"`` keeps in the applied map only the events that derived
+        something: for processors whose own event-time guard already makes a redelivered
+        event a no-op (geofence), it keeps records small; ``"all"`` (the default) is for
+        processors that would apply an event twice (a counter).
+        """
         _ttl_ms(ttl)  # validate now, not at the first event
         if applied_limit < 1:
             raise ValueError(f"applied_limit must be at least 1, got {applied_limit}")
+        if remember not in ("all", "derived"):
+            raise ValueError(f"remember must be 'all' or 'derived', got {remember!r}")
         _key_prefix(namespace)
         self.store = store
         self.namespace = namespace
         self.ttl = ttl
         self.applied_limit = applied_limit
+        self.remember = remember
 
     def __repr__(self) -> str:
         return f"KeyedState({self.store!r}, {self.namespace!r})"
@@ -435,6 +446,20 @@ class KeyedState:
         ``ttl`` (seconds; default: the state's) expires each subject written that long after
         its last write.
         """
+        return self._run(events, lambda records, by_subject: self._step(records, by_subject, fn), ttl)
+
+    def apply_batch(self, events: Sequence[Event], fn: BatchTransition, *, ttl: float | None = None) -> list[Event]:
+        """Like :meth:`apply`, for processors that handle a whole batch at once (vectorised).
+
+        ``fn(values, fresh)`` gets the current value of every subject of the call (``None``
+        for a new one) and the events that are not redeliveries, grouped by subject and in
+        (time, id) order; it returns the new values (of the subjects it changed) and the
+        events it derived, by the id of their cause.  Event-time staleness is ``fn``'s to
+        judge (it has the values).  The same transaction, redelivery and ttl rules apply.
+        """
+        return self._run(events, lambda records, by_subject: self._step_batch(records, by_subject, fn), ttl)
+
+    def _run(self, events: Sequence[Event], step: Callable[..., Any], ttl: float | None) -> list[Event]:
         by_subject: dict[str, list[Event]] = {}
         for event in events:
             by_subject.setdefault(event.subject, []).append(event)
@@ -442,8 +467,7 @@ class KeyedState:
             group.sort(key=lambda e: (e.time, e.id))
 
         outcomes: dict[tuple[str, str], list[Event]] = {}
-        for part in self.store.update(self.namespace, by_subject,
-                                      lambda records: self._step(records, by_subject, fn),
+        for part in self.store.update(self.namespace, by_subject, lambda records: step(records, by_subject),
                                       ttl=self.ttl if ttl is None else ttl):
             outcomes.update(part)
         derived: list[Event] = []
@@ -477,13 +501,49 @@ class KeyedState:
                 at = (event.time - _EPOCH) // _MICROSECOND
                 stale = record["t"] is not None and at < record["t"]
                 record["v"], produced = _call(fn, record["v"], event, stale)
-                record["t"] = at if record["t"] is None else max(record["t"], at)
-                applied[event.id] = [d.to_dict() for d in produced]
-                while len(applied) > self.applied_limit:
-                    del applied[next(iter(applied))]
+                self._applied(record, event, produced)
                 outcomes[subject, event.id] = produced
                 writes[subject] = record
         return writes, outcomes
+
+    def _step_batch(self, records: dict[str, Any], by_subject: Mapping[str, list[Event]],
+                    fn: BatchTransition) -> tuple[dict[str, Any], dict[tuple[str, str], list[Event]]]:
+        outcomes: dict[tuple[str, str], list[Event]] = {}
+        fresh: list[Event] = []
+        full = {subject: record or {"v": None, "t": None, "a": {}} for subject, record in records.items()}
+        for subject, record in full.items():
+            for event in by_subject[subject]:
+                done = record["a"].get(event.id)
+                if done is not None:
+                    outcomes[subject, event.id] = [Event.from_dict(d) for d in done]
+                else:
+                    fresh.append(event)
+        if not fresh:
+            return {}, outcomes
+        new_values, derived = fn({subject: record["v"] for subject, record in full.items()}, fresh)
+        writes: dict[str, Any] = {}
+        for event in fresh:
+            record = full[event.subject]
+            produced = _checked(derived.get(event.id, ()))
+            self._applied(record, event, produced)
+            outcomes[event.subject, event.id] = produced
+            writes[event.subject] = record
+        for subject, value in new_values.items():
+            if subject not in full:
+                raise ValueError(f"the batch function changed subject {subject!r}, which it was not given")
+            full[subject]["v"] = value
+            writes[subject] = full[subject]
+        return writes, outcomes
+
+    def _applied(self, record: dict[str, Any], event: Event, produced: list[Event]) -> None:
+        """Advance the subject's event time and remember what ``event`` derived."""
+        at = (event.time - _EPOCH) // _MICROSECOND
+        record["t"] = at if record["t"] is None else max(record["t"], at)
+        if produced or self.remember == "all":
+            applied = record["a"]
+            applied[event.id] = [d.to_dict() for d in produced]
+            while len(applied) > self.applied_limit:
+                del applied[next(iter(applied))]
 
 
 def _call(fn: Transition, value: Any, event: Event, stale: bool) -> tuple[Any, list[Event]]:
@@ -491,8 +551,12 @@ def _call(fn: Transition, value: Any, event: Event, stale: bool) -> tuple[Any, l
     if not isinstance(result, tuple) or len(result) != 2:
         raise TypeError(f"a state function must return (new_value, derived_events), got {result!r:.200}")
     new_value, produced = result
+    return new_value, _checked(produced)
+
+
+def _checked(produced: Iterable[Event]) -> list[Event]:
     produced = list(produced)
     for item in produced:
         if not isinstance(item, Event):
             raise TypeError(f"a state function must return derived events as Event objects, got {item!r:.200}")
-    return new_value, produced
+    return produced

@@ -221,6 +221,34 @@ def test_applied_ids_are_bounded_per_subject(store: StateStore, namespace: str) 
     assert state.apply([tick("a", 0)], keep_max)[0].data == {"stale": True}
 
 
+def test_apply_batch_sees_every_subject_at_once_and_replays_redeliveries(store: StateStore,
+                                                                         namespace: str) -> None:
+    calls: list[list[str]] = []
+
+    def sums(values: dict[str, Any], fresh: list[Event]) -> tuple[dict[str, Any], dict[str, list[Event]]]:
+        calls.append([e.id for e in fresh])
+        new = dict(values)
+        derived = {}
+        for event in fresh:  # grouped by subject, in time order
+            new[event.subject] = (new[event.subject] or 0) + 1
+            if new[event.subject] % 2 == 0:
+                derived[event.id] = [derive(event, "even", "test.even", {"n": new[event.subject]}, source="t")]
+        return new, derived
+
+    state = KeyedState(store, namespace, remember="derived")
+    batch = [tick("b", 2), tick("a", 1), tick("b", 1), tick("a", 2)]
+    first = state.apply_batch(batch, sums)
+    assert sorted(calls[0]) == sorted(e.id for e in batch) and calls[0].index("b@1") < calls[0].index("b@2")
+    assert [(d.subject, d.data["n"]) for d in first] == [("b", 2), ("a", 2)]  # input order of their causes
+    assert (state.get("a").value, state.get("b").value) == (2, 2)
+    # only the events that derived something are remembered...
+    assert state.get("a").applied_ids == ("a@2",)
+    # ...so their redelivery replays the same alerts without calling fn for them
+    again = state.apply_batch([tick("a", 2), tick("a", 3)], sums)
+    assert calls[1] == ["a@3"] and [d.id for d in again] == [first[1].id]
+    assert state.get("a").value == 3
+
+
 def test_fn_must_return_value_and_events(store: StateStore, namespace: str) -> None:
     state = KeyedState(store, namespace)
     with pytest.raises(TypeError, match="new_value, derived_events"):

@@ -12,6 +12,7 @@ import time
 from typing import Sequence
 
 from alcyon.config import Config
+from alcyon.errors import ConfigError
 from alcyon.logs import get_logger
 from alcyon.plugins import PluginHost
 from alcyon.processors import Source, SourceContext
@@ -22,13 +23,15 @@ from .process import prepare_process, serve_metrics, stop_event_on_signals
 log = get_logger("alcyon.run")
 
 
-def start_sources(runtime: Runtime, sources: Sequence[Source], stopping: threading.Event) -> list[threading.Thread]:
+def start_sources(runtime: Runtime, sources: Sequence[Source], stopping: threading.Event,
+                  inputs: Sequence[str] | None = None) -> list[threading.Thread]:
     """Start each source in its own thread; a source that crashes is logged, the others go on."""
     threads = []
     for source in sources:
         ctx = SourceContext(source=source.name, config=runtime.host.plugin_config(source.plugin),
                             log=get_logger("alcyon.source", source=source.name), publish=runtime.publish,
-                            stopping=stopping)
+                            stopping=stopping, reject=runtime.rejecter(source),
+                            inputs=tuple(inputs) if inputs else None)
 
         def run(source: Source = source, ctx: SourceContext = ctx) -> None:
             try:
@@ -43,18 +46,31 @@ def start_sources(runtime: Runtime, sources: Sequence[Source], stopping: threadi
     return threads
 
 
+def select_sources(host: PluginHost, names: Sequence[str] | None) -> list[Source]:
+    available = {s.name: s for s in host.sources()}
+    unknown = [n for n in names or () if n not in available]
+    if unknown:
+        raise ConfigError(f"unknown source(s) {', '.join(unknown)}; installed: "
+                          f"{', '.join(sorted(available)) or 'none'} (see `alcyon plugins`)")
+    return [available[n] for n in names] if names else list(available.values())
+
+
 def run_all(config: Config, *, until_idle: bool = False, sources: Sequence[str] | None = None,
-            threads: int | None = None) -> int:
+            threads: int | None = None, processors: bool = True, inputs: Sequence[str] | None = None) -> int:
+    """Run sources (and, unless ``processors`` is false, every processor) until a signal, or idle."""
     prepare_process(config)
     stopping = stop_event_on_signals()
     host = PluginHost(config).load_entry_points().validate()
-    runtime = Runtime(config, host)
+    selected = select_sources(host, sources)
+    runtime = Runtime(config, host, processors=None if processors else ())
     serve_metrics(config)
-    runtime.start(threads)
-    selected = [s for s in host.sources() if not sources or s.name in sources]
+    if processors:
+        runtime.start(threads)
+    else:
+        runtime.declare()
     log.info("run_started", mode="embedded" if config.embedded else "rabbitmq",
              processors=[p.name for p in runtime.processors], sources=[s.name for s in selected])
-    source_threads = start_sources(runtime, selected, stopping)
+    source_threads = start_sources(runtime, selected, stopping, inputs)
     started = time.monotonic()
     while not stopping.is_set():
         if until_idle and not any(t.is_alive() for t in source_threads):

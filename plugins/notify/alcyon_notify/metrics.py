@@ -8,10 +8,7 @@ set up the multiprocess directory its workers share.
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
-
-from alcyon.metrics import LATENCY_BUCKETS
+from alcyon.metrics import LATENCY_BUCKETS, created_once
 
 #: delivered: the sink took it; duplicate: already delivered (ledger), skipped; in_progress:
 #: another worker is delivering it; failed: retryable failure; rejected: permanent failure.
@@ -29,7 +26,5 @@ class _Metrics:
                                   buckets=LATENCY_BUCKETS)
 
 
-@cache
-def metrics() -> Any:
-    """The process's notify metrics (created once)."""
-    return _Metrics()
+#: The process's notify metrics (created once).
+metrics = created_once(_Metrics)
