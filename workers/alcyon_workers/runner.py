@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from typing import Sequence
 
 from alcyon.config import Config
+from alcyon.events import Event
 from alcyon.errors import ConfigError
 from alcyon.logs import get_logger
 from alcyon.plugins import PluginHost
@@ -70,6 +72,8 @@ def run_all(config: Config, *, until_idle: bool = False, sources: Sequence[str] 
         runtime.declare()
     log.info("run_started", mode="embedded" if config.embedded else "rabbitmq",
              processors=[p.name for p in runtime.processors], sources=[s.name for s in selected])
+    tally = Tally()
+    runtime.listeners.append(tally.count)
     source_threads = start_sources(runtime, selected, stopping, inputs)
     started = time.monotonic()
     while not stopping.is_set():
@@ -84,11 +88,39 @@ def run_all(config: Config, *, until_idle: bool = False, sources: Sequence[str] 
     for thread in source_threads:
         thread.join(timeout=config.shutdown_grace_s)
     runtime.stop()
-    log.info("run_stopped", seconds=round(time.monotonic() - started, 3), dead_letters=_dead_letter_count(runtime))
+    seconds = time.monotonic() - started
+    log.info("run_stopped", seconds=round(seconds, 3))
+    if until_idle:
+        print(tally.summary(runtime, seconds))
     return 0
 
 
-def _dead_letter_count(runtime: Runtime) -> int | None:
-    if runtime.config.embedded:
-        return sum(len(runtime.dead_letters.records(p.queue)) for p in runtime.processors)
-    return None
+class Tally:
+    """What a run published, for the summary a person reads at the end of ``--until-idle``."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.published: Counter[str] = Counter()
+        self.derived: Counter[str] = Counter()
+
+    def count(self, event_type: str, events: Sequence[Event]) -> None:
+        with self.lock:
+            for event in events:
+                (self.derived if "causeid" in event.extensions else self.published)[event.type] += 1
+
+    def summary(self, runtime: Runtime, seconds: float) -> str:
+        def listing(counts: Counter[str]) -> str:
+            return ", ".join(f"{t} {n}" for t, n in sorted(counts.items())) or "none"
+
+        lines = [f"alcyon run: {seconds:.1f} s, {'embedded' if runtime.config.embedded else 'rabbitmq'} mode",
+                 f"  published {sum(self.published.values())} event(s): {listing(self.published)}",
+                 f"  derived {sum(self.derived.values())} event(s): {listing(self.derived)}"]
+        if runtime.config.embedded:
+            dead = Counter({name: len(runtime.dead_letters.records(queue))
+                            for name, queue in [*((p.name, p.queue) for p in runtime.processors),
+                                                *((s.name, s.queue) for s in runtime.sources)]})
+            rejected = sum(dead[s.name] for s in runtime.sources)
+            failed = sum(dead[p.name] for p in runtime.processors)
+            lines.append(f"  {rejected} input(s) rejected, kept as dead letters; {failed} event(s) dead-lettered "
+                         "by processors (see the input_rejected and dead_lettered log lines)")
+        return "\n".join(lines)
