@@ -71,6 +71,11 @@ class Processor:
     #: "all" remembers every applied event id (redeliveries are never applied twice);
     #: "derived" only those that derived events (enough when the handler ignores stale events).
     state_remember: str = "all"
+    #: Handle this processor's messages one at a time, in delivery order (a thread of its own in
+    #: each worker process). For handlers that drop events older than a subject's last one
+    #: (geofence): concurrent batches would make later pings overtake earlier ones. Across
+    #: processes order is not kept: run one worker process for an ordered processor.
+    ordered: bool = False
     plugin: str = ""
 
     def __post_init__(self) -> None:

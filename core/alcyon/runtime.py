@@ -89,7 +89,7 @@ class Runtime:
                                                 "max_backoff": p.max_backoff_ms, "time_limit": p.time_limit_ms})
         self.batcher = Batcher(self.send_batch, max_events=config.batch_max_events,
                                linger_ms=config.batch_linger_ms)
-        self._worker: dramatiq.Worker | None = None
+        self._workers: list[dramatiq.Worker] = []
         #: Called with (event type, events) for every batch published (taps, tests, summaries).
         self.listeners: list[Callable[[str, Sequence[Event]], None]] = []
 
@@ -200,8 +200,8 @@ class Runtime:
                     channel.queue_declare(xq_name(source.queue), durable=True,
                                           arguments=dead_letter_arguments(self.topology.dead_letter_ttl_ms))
 
-    def start(self, threads: int | None = None) -> dramatiq.Worker:
-        """Start consuming with ``threads`` handler threads; returns the dramatiq worker."""
+    def start(self, threads: int | None = None) -> list[dramatiq.Worker]:
+        """Start consuming with ``threads`` handler threads (plus one per ordered processor)."""
         self.host.startup()
         self.broker.emit_after("process_boot")
         threads = threads or self.config.worker_threads
@@ -210,14 +210,19 @@ class Runtime:
 
             dramatiq_worker.QUEUE_PREFETCH = self.config.worker_prefetch
         self.declare()
-        self._worker = dramatiq.Worker(self.broker, worker_threads=threads, worker_timeout=100)
-        self._worker.start()
-        return self._worker
+        # one pool for the processors that may run concurrently, one thread for each ordered one
+        groups = [([p.queue for p in self.processors if not p.ordered], threads)]
+        groups += [([p.queue], 1) for p in self.processors if p.ordered]
+        for queues, count in groups:
+            if queues:
+                worker = dramatiq.Worker(self.broker, queues=set(queues), worker_threads=count, worker_timeout=100)
+                worker.start()
+                self._workers.append(worker)
+        return self._workers
 
     def idle(self) -> bool:
         """True when nothing is queued, delayed or in a handler for this runtime's processors."""
-        worker = self._worker
-        if worker is not None:
+        for worker in self._workers:
             if worker.work_queue.unfinished_tasks:
                 return False
             if any(c.delay_queue.unfinished_tasks for c in worker.consumers.values()):
@@ -250,9 +255,10 @@ class Runtime:
             self.batcher.close(timeout=grace_s)
         except PublishError as exc:
             log.error("publish_unconfirmed_at_shutdown", error=str(exc))
-        if self._worker is not None:
-            self._worker.stop(timeout=int(grace_s * 1000))
-            self._worker = None
+        if self._workers:
+            for worker in self._workers:
+                worker.stop(timeout=int(grace_s * 1000))
+            self._workers = []
             self.host.shutdown()
         if self._publisher is not None:
             self._publisher.close(timeout=grace_s)

@@ -86,7 +86,7 @@ def alcyon_processors(config: Mapping[str, Any]) -> list[Processor]:
     return [Processor(
         name="geofence", subscribe=(POSITION_EVENT, STATIC_EVENT), handle_batch=Geofence(zones, tracker).handle_batch,
         description="vessels x protected areas -> entered/exited/crossed/dwell/gap alerts",
-        stateful=True, state_remember="derived", state_ttl_s=30 * 86400, max_retries=8,
+        stateful=True, state_remember="derived", state_ttl_s=30 * 86400, max_retries=8, ordered=True,
     )]
 
 
