@@ -26,7 +26,7 @@ from .errors import ConfigError, MessageTooLarge, PublishError
 from .events import Event
 from .execution import ProcessorRunner
 from .logs import get_logger
-from .metrics import metrics, multiprocess_dir
+from .metrics import REASONS, metrics, multiprocess_dir
 from .plugins import PluginHost
 from .processors import Processor, Source
 from .topology import UNROUTED, Topology, dead_letter_arguments
@@ -90,6 +90,7 @@ class Runtime:
         self.batcher = Batcher(self.send_batch, max_events=config.batch_max_events,
                                linger_ms=config.batch_linger_ms)
         self._workers: list[dramatiq.Worker] = []
+        self._stopping = threading.Event()
         #: Called with (event type, events) for every batch published (taps, tests, summaries).
         self.listeners: list[Callable[[str, Sequence[Event]], None]] = []
 
@@ -133,6 +134,7 @@ class Runtime:
             return self._publisher.publish(self.config.exchange, event_type, body, content_type=CONTENT_TYPE)
         if not self.broker.route(event_type, body):
             m.unrouted.labels(event_type).inc(len(events))
+            m.unrouted_kept.set(len(self.broker.unrouted))
             log.warning("events_unrouted", event_type=event_type, events=len(events), kept_in=UNROUTED)
         done: Future = Future()
         done.set_result(None)
@@ -218,7 +220,32 @@ class Runtime:
                 worker = dramatiq.Worker(self.broker, queues=set(queues), worker_threads=count, worker_timeout=100)
                 worker.start()
                 self._workers.append(worker)
+        m = metrics()
+        for p in self.processors:  # zero series, so that the first dead letter shows in increase()
+            for reason in REASONS:
+                m.dead_letters.labels(p.name, reason)
+        if not self.config.embedded:
+            threading.Thread(target=self._watch_unrouted, name="alcyon-unrouted", daemon=True).start()
         return self._workers
+
+    def refresh_unrouted(self) -> int:
+        """Set ``alcyon_unrouted_messages`` to the depth of ``alcyon.unrouted`` and return it.
+
+        RabbitMQ routes unroutable events to the alternate exchange without telling the
+        publisher, so the kept queue's depth is the count.
+        """
+        with self.broker.admin_channel() as channel:
+            depth = channel.queue_declare(UNROUTED, passive=True).method.message_count
+        metrics().unrouted_kept.set(depth)
+        return depth
+
+    def _watch_unrouted(self, every_s: float = 15.0) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.refresh_unrouted()
+            except Exception as exc:  # the broker is away: the reconnecting parts will say so
+                log.debug("unrouted_depth_unknown", error=str(exc))
+            self._stopping.wait(every_s)
 
     def idle(self) -> bool:
         """True when nothing is queued, delayed or in a handler for this runtime's processors."""
@@ -251,6 +278,7 @@ class Runtime:
     def stop(self, grace_s: float | None = None) -> None:
         """Stop gracefully: finish in-flight work within ``grace_s``, requeue the rest, flush publishes."""
         grace_s = self.config.shutdown_grace_s if grace_s is None else grace_s
+        self._stopping.set()
         try:
             self.batcher.close(timeout=grace_s)
         except PublishError as exc:

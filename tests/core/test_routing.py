@@ -127,6 +127,8 @@ def test_unroutable_events_are_kept_and_counted(alcyon_harness, mode_url):
     h.publish(event)
     h.join()
     if mode_url:
+        assert h.runtime.refresh_unrouted() == 1  # what workers do every 15 s
+        assert metrics().unrouted_kept._value.get() == 1
         with h.runtime.broker.admin_channel() as channel:
             method, _props, body = channel.basic_get(UNROUTED, auto_ack=True)
         assert method is not None and method.routing_key == "nobody.listens"
