@@ -73,15 +73,18 @@ def rejected_record(body: bytes, queue: str, error: BadInput) -> DeadLetter:
                       error=f"{type(error).__name__}: {error}", body=body, attempts=1)
 
 
-class _DeadLettering:
-    """What both brokers share: queue -> actor routes and the dead-letter store."""
+class _QueueActors:
+    """Both brokers: remember which actor each queue belongs to, for :func:`readdress`."""
 
     actors: dict[str, str]
-    dead_letter_store: DeadLetterStore
+
+    def declare_actor(self, actor: Any) -> None:
+        super().declare_actor(actor)  # type: ignore[misc]
+        self.actors[actor.queue_name] = actor.actor_name
 
 
 # -- RabbitMQ -------------------------------------------------------------------------------
-class RoutedRabbitmqBroker(RabbitmqBroker, _DeadLettering):
+class RoutedRabbitmqBroker(_QueueActors, RabbitmqBroker):
     """dramatiq's RabbitMQ broker, consuming from queues bound to the events exchange."""
 
     def __init__(self, *, topology: Topology, dead_letters: DeadLetterStore, parameters: pika.URLParameters,
@@ -95,10 +98,6 @@ class RoutedRabbitmqBroker(RabbitmqBroker, _DeadLettering):
     @property
     def consumer_class(self) -> type:
         return _RoutedRabbitmqConsumer
-
-    def declare_actor(self, actor: Any) -> None:
-        super().declare_actor(actor)
-        self.actors[actor.queue_name] = actor.actor_name
 
     def _declare_xq_queue(self, queue_name: str) -> Any:
         return self.channel.queue_declare(queue=xq_name(queue_name), durable=True,
@@ -145,7 +144,7 @@ class _RoutedRabbitmqConsumer(_RabbitmqConsumer):
 
 
 # -- embedded -------------------------------------------------------------------------------
-class EmbeddedBroker(StubBroker, _DeadLettering):
+class EmbeddedBroker(_QueueActors, StubBroker):
     """dramatiq's in-memory broker, fed by :meth:`route` with topic-exchange semantics."""
 
     def __init__(self, *, topology: Topology, dead_letters: DeadLetterStore, middleware: list[Any]) -> None:
@@ -154,10 +153,6 @@ class EmbeddedBroker(StubBroker, _DeadLettering):
         self.dead_letter_store = dead_letters
         self.actors: dict[str, str] = {}
         self.unrouted: list[tuple[str, bytes]] = []
-
-    def declare_actor(self, actor: Any) -> None:
-        super().declare_actor(actor)
-        self.actors[actor.queue_name] = actor.actor_name
 
     def route(self, routing_key: str, body: bytes) -> list[str]:
         """Deliver one message to every queue bound to a matching pattern; keep it if none."""

@@ -147,26 +147,25 @@ class AmqpDeadLetterStore(DeadLetterStore):
 
     def records(self, queue: str) -> list[DeadLetter]:
         """Browse without removing: fetch every message unacked, then give them all back."""
-        with self._channel_factory() as channel:
-            out = []
-            while True:
-                method, props, body = channel.basic_get(xq_name(queue), auto_ack=False)
-                if method is None:
-                    break
-                out.append(DeadLetter.from_headers(body, props.headers, queue=queue))
-            return out  # closing the channel gives the unacked messages back, in order
+        with self._channel_factory() as channel:  # closing it gives the messages back, in order
+            return [record for _, record in _fetch_all(channel, queue)]
 
     def take(self, queue: str, select: Callable[[DeadLetter], bool],
              then: Callable[[DeadLetter], None] = lambda record: None) -> list[DeadLetter]:
         with self._channel_factory() as channel:
             taken = []
-            while True:
-                method, props, body = channel.basic_get(xq_name(queue), auto_ack=False)
-                if method is None:
-                    break
-                record = DeadLetter.from_headers(body, props.headers, queue=queue)
+            for tag, record in _fetch_all(channel, queue):
                 if select(record):
                     then(record)
-                    channel.basic_ack(delivery_tag=method.delivery_tag)
+                    channel.basic_ack(delivery_tag=tag)
                     taken.append(record)
             return taken  # closing the channel gives back what was not acked
+
+
+def _fetch_all(channel: Any, queue: str) -> Iterator[tuple[int, DeadLetter]]:
+    """Every dead letter of ``queue``, fetched unacknowledged, with its delivery tag."""
+    while True:
+        method, props, body = channel.basic_get(xq_name(queue), auto_ack=False)
+        if method is None:
+            return
+        yield method.delivery_tag, DeadLetter.from_headers(body, props.headers, queue=queue)
