@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 import random
-import signal
-import subprocess
-import sys
-import time
-import uuid
 from pathlib import Path
 
-import pytest
-import redis
 
 import alcyon_geofence.plugin
-from alcyon_geofence.ais import Rejection, position_event, static_event
-from alcyon_geofence.make_demo import DEMO_FILE
+from alcyon_geofence.ais import position_event, static_event
 
 from .test_geofence_tracker import T0, _ping, _route, _static, _demo_records
 
