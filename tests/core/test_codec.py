@@ -40,3 +40,14 @@ def test_json_lines_errors_name_the_line():
     assert next(events).type == "a.b"
     with pytest.raises(Exception, match=r"in.jsonl:4: not JSON"):
         next(events)
+
+
+def test_pickle_is_never_decoded():
+    import pickle
+
+    class Boom:
+        def __reduce__(self):
+            return (print, ("executed",))
+
+    with pytest.raises(DecodeError, match="not msgpack"):
+        decode_batch(pickle.dumps({"message_id": "m", "args": [[Boom()]]}))

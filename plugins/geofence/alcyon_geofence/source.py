@@ -78,7 +78,7 @@ def _speed(uri: str, query: str) -> float:
 
 def _pump(ctx: SourceContext, uri: str, reader: LineReader) -> None:
     decoder = AisDecoder()
-    source = f"ais/{uri}"
+    source = f"ais/{uri.partition('?')[0]}"  # a replay's pace is not part of its identity (nor its ids)
     m = geofence_metrics()
     try:
         for line, received_at in reader(ctx):
