@@ -81,6 +81,13 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_plugins)
 
+    p = sub.add_parser("new-plugin", help="create a plugin project that passes its own tests",
+                       description="Write a plugin project (pyproject with the alcyon.plugins entry point, a "
+                                   "processor, tests on the embedded broker) into DIRECTORY.")
+    p.add_argument("name", help="plugin name: lower-case letters, digits, '_'")
+    p.add_argument("directory", nargs="?", help="where to create it (default: ./alcyon-NAME)")
+    p.set_defaults(func=_cmd_new_plugin)
+
     p = sub.add_parser("config", help="configuration commands")
     config_sub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     c = config_sub.add_parser("check", help="validate the configuration and print every key (secrets redacted)")
@@ -236,6 +243,17 @@ def _cmd_plugins(args: argparse.Namespace, config: Config, host: PluginHost) -> 
             print(f"  event type {t.name}")
     if config.disabled:
         print(f"disabled: {', '.join(sorted(config.disabled))}")
+    return 0
+
+
+def _cmd_new_plugin(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
+    from pathlib import Path
+
+    from .plugin_template import create_plugin
+
+    directory = Path(args.directory or f"alcyon-{args.name.replace('_', '-')}")
+    files = create_plugin(args.name, directory)
+    print(f"created {len(files)} files in {directory}; next: cd {directory} && pip install -e \".[test]\" && pytest")
     return 0
 
 
