@@ -74,15 +74,14 @@ class Runtime:
             self.broker: Any = EmbeddedBroker(topology=self.topology, dead_letters=self.dead_letters,
                                               middleware=middleware)
         else:
-            from .amqp import AmqpPublisher, parameters_from_config
+            from .amqp import AmqpPublisher, blocking_channel, parameters_from_config
             from .brokers import RoutedRabbitmqBroker
 
             params = parameters_from_config(config)
             self._publisher = AmqpPublisher(params, on_channel_open=self.full_topology.declare_exchange)
-            self.broker = RoutedRabbitmqBroker(topology=self.topology, dead_letters=None,  # type: ignore[arg-type]
+            self.dead_letters = AmqpDeadLetterStore(self._publisher, lambda: blocking_channel(params))
+            self.broker = RoutedRabbitmqBroker(topology=self.topology, dead_letters=self.dead_letters,
                                                parameters=params, middleware=middleware)
-            self.dead_letters = AmqpDeadLetterStore(self._publisher, self.broker.admin_channel)
-            self.broker.dead_letter_store = self.dead_letters
         for p in self.processors:
             dramatiq.Actor(ProcessorRunner(p, self), broker=self.broker, actor_name=p.name, queue_name=p.queue,
                            priority=0, options={"max_retries": p.max_retries, "min_backoff": p.min_backoff_ms,
