@@ -93,13 +93,15 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 import urllib.request
 import uuid
 from functools import reduce
 from operator import xor
 from pathlib import Path
 from typing import Any, Callable
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_core import _child, cpu_seconds, fmt_ms, loadavg, process_cpu  # noqa: E402
 
 DEFAULT_URL = os.environ.get("ALCYON_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/")
 DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
@@ -234,18 +236,8 @@ def build_workload(target_pings: int, t_end: float) -> tuple[list[str], dict[str
 # ---------------------------------------------------------------------------------------------
 # Child processes (multiprocessing "spawn")
 # ---------------------------------------------------------------------------------------------
-def cpu_seconds() -> float:
-    t = os.times()
-    return t.user + t.system
 
 
-def _child(conn: Any, body: Callable[..., None], *args: Any) -> None:
-    try:
-        body(conn, *args)
-    except BaseException:
-        conn.send(("error", traceback.format_exc()))
-    finally:
-        conn.close()
 
 
 def _enter(env: dict[str, str], shim_dir: str, log_path: str) -> None:
@@ -537,15 +529,6 @@ def pid_of(comm: str) -> int | None:
     return None
 
 
-def process_cpu(pid: int | None) -> float | None:
-    if pid is None:
-        return None
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 class Run:
@@ -868,8 +851,6 @@ def percentiles(values: list[float]) -> tuple[float, float, float, float]:
     return float(p50), float(p95), float(p99), float(a.max())
 
 
-def fmt_ms(x: float) -> str:
-    return "-" if math.isnan(x) else (f"{x:,.1f}" if x < 100 else f"{x:,.0f}")
 
 
 def summarize(r: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
@@ -983,12 +964,6 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, info: dict[str,
 # ---------------------------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------------------------
-def loadavg() -> str:
-    try:
-        with open("/proc/loadavg") as f:
-            return " ".join(f.read().split()[:3])
-    except OSError:
-        return "?"
 
 
 def machine(args: argparse.Namespace) -> list[str]:
