@@ -22,6 +22,7 @@ SPECVERSION = "1.0"
 DERIVED_ID_NAMESPACE = uuid.UUID("6f1c2a52-6d0b-4c1e-9a55-2b1c0a1e7c1d")
 
 _ATTRIBUTES = ("id", "source", "type", "specversion", "time", "subject", "datacontenttype", "data")
+_ATTRIBUTE_SET = frozenset(_ATTRIBUTES)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -77,15 +78,16 @@ class Event:
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Event:
         """Build an event from its dict form; raise :class:`InvalidEvent` saying what is wrong."""
-        if not isinstance(raw, Mapping):
+        # hot path (every event a worker receives): exact-type checks before the general ones
+        if type(raw) is not dict and not isinstance(raw, Mapping):
             raise InvalidEvent(f"an event must be a mapping of CloudEvents attributes, got {type(raw).__name__}")
-        missing = [name for name in ("id", "source", "type", "subject") if not raw.get(name)]
-        if missing:
+        if not (raw.get("id") and raw.get("source") and raw.get("type") and raw.get("subject")):
+            missing = [name for name in ("id", "source", "type", "subject") if not raw.get(name)]
             raise InvalidEvent(f"event is missing required attribute(s) {', '.join(missing)}")
         specversion = raw.get("specversion", SPECVERSION)
         if specversion != SPECVERSION:
             raise InvalidEvent(f"unsupported specversion {specversion!r}: alcyon speaks CloudEvents {SPECVERSION}")
-        extensions = {k: v for k, v in raw.items() if k not in _ATTRIBUTES}
+        extensions = {} if _ATTRIBUTE_SET.issuperset(raw) else {k: v for k, v in raw.items() if k not in _ATTRIBUTE_SET}
         return cls(
             id=raw["id"],
             source=raw["source"],
