@@ -38,3 +38,12 @@ def test_derived_ids_are_deterministic_per_cause_and_rule():
     c = derive(cause, "entered:FR2", "geofence.entered", {}, source="alcyon/geofence")
     assert a.id == b.id == derived_id(cause.id, "entered:FR1") != c.id
     assert a.time == cause.time and a.subject == cause.subject and a.extensions["causeid"] == cause.id
+
+
+@pytest.mark.parametrize("name", ["", "a", "é\x1frule", "x" * 500])
+def test_fast_uuid5_is_uuid5(name):
+    import uuid
+
+    from alcyon.events import DERIVED_ID_NAMESPACE, uuid5_str
+
+    assert uuid5_str(DERIVED_ID_NAMESPACE, name) == str(uuid.uuid5(DERIVED_ID_NAMESPACE, name))

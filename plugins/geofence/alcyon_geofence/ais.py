@@ -28,7 +28,7 @@ from pyais.exceptions import AISBaseException
 from pyais.messages import MSG_CLASS, to_lat_lon
 
 from alcyon.errors import InvalidEvent
-from alcyon.events import Event
+from alcyon.events import Event, uuid5_str
 
 #: Every ``Rejection.reason``; counted as ``counts["rejected:<reason>"]``.
 REJECTION_REASONS = (
@@ -476,7 +476,7 @@ STATIC_EVENT = "ais.static"
 def record_event_id(event_type: str, source: str, raw: str, time: float) -> str:
     """Deterministic id: the same sentence(s) received at the same time by the same source
     always get the same id, so a replayed line deduplicates downstream."""
-    return str(uuid.uuid5(AIS_EVENT_NAMESPACE, f"{event_type}\x1f{source}\x1f{raw}\x1f{time!r}"))
+    return uuid5_str(AIS_EVENT_NAMESPACE, f"{event_type}\x1f{source}\x1f{raw}\x1f{time!r}")
 
 
 def _event(event_type: str, record: Record, source: str, data: dict[str, object]) -> Event:
