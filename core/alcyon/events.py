@@ -47,12 +47,13 @@ class Event:
     def __post_init__(self) -> None:
         for name in ("type", "source", "subject", "id"):
             value = getattr(self, name)
-            if not isinstance(value, str) or not value:
+            if not (type(value) is str or isinstance(value, str)) or not value:
                 raise InvalidEvent(f"event attribute {name!r} must be a non-empty string, got {value!r}")
-        if not isinstance(self.time, datetime) or self.time.tzinfo is None:
-            raise InvalidEvent(f"event attribute 'time' must be a timezone-aware datetime, got {self.time!r}")
-        if self.time.utcoffset() != timezone.utc.utcoffset(None):
-            object.__setattr__(self, "time", self.time.astimezone(timezone.utc))
+        time = self.time
+        if time.__class__ is not datetime and not isinstance(time, datetime) or time.tzinfo is None:
+            raise InvalidEvent(f"event attribute 'time' must be a timezone-aware datetime, got {time!r}")
+        if time.tzinfo is not timezone.utc and time.utcoffset():
+            object.__setattr__(self, "time", time.astimezone(timezone.utc))
         if isinstance(self.data, (bytes, bytearray, memoryview)) and self.datacontenttype == "application/json":
             object.__setattr__(self, "datacontenttype", "application/octet-stream")
 
