@@ -191,12 +191,15 @@ class Runtime:
 
     # -- lifecycle -------------------------------------------------------------------------
     def declare(self) -> None:
-        """Declare the exchange, queues and bindings of the selected processors (RabbitMQ)."""
+        """Declare the exchange, and the queues and bindings of every installed processor (RabbitMQ).
+
+        Every installed one, not only this process's: a source started before the workers
+        (``alcyon ingest``) must not see its events go unrouted.
+        """
         if self._publisher is not None:
             self._publisher.wait_connected()
             with self.broker.admin_channel() as channel:
-                self.full_topology.declare_exchange(channel)
-                self.topology.declare_all(channel)
+                self.full_topology.declare_all(channel)
                 for source in self.sources:  # where their rejected inputs are kept
                     channel.queue_declare(xq_name(source.queue), durable=True,
                                           arguments=dead_letter_arguments(self.topology.dead_letter_ttl_ms))

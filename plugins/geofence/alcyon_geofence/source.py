@@ -80,14 +80,15 @@ def _pump(ctx: SourceContext, uri: str, reader: LineReader) -> None:
     decoder = AisDecoder()
     source = f"ais/{uri.partition('?')[0]}"  # a replay's pace is not part of its identity (nor its ids)
     m = geofence_metrics()
+    counters = (m.decoded.labels("position"), m.decoded.labels("static"), m.rejected)  # labels looked up once
     try:
         for line, received_at in reader(ctx):
             for result in decoder.feed(line, received_at):
-                _emit(ctx, source, result, m)
+                _emit(ctx, source, result, counters)
             if not ctx.running():
                 break
         for result in decoder.flush():
-            _emit(ctx, source, result, m)
+            _emit(ctx, source, result, counters)
     except ConfigError:
         raise
     except Exception:
@@ -97,15 +98,16 @@ def _pump(ctx: SourceContext, uri: str, reader: LineReader) -> None:
         ctx.log.info("ais_input_done", input=uri, **{k.replace(":", "_"): v for k, v in decoder.counts.items()})
 
 
-def _emit(ctx: SourceContext, source: str, result: Position | StaticData | Rejection, m: Any) -> None:
+def _emit(ctx: SourceContext, source: str, result: Position | StaticData | Rejection, counters: Any) -> None:
+    positions, statics, rejected = counters
     if type(result) is Position:
         ctx.publish(position_event(result, source))
-        m.decoded.labels("position").inc()
+        positions.inc()
     elif type(result) is StaticData:
         ctx.publish(static_event(result, source))
-        m.decoded.labels("static").inc()
+        statics.inc()
     else:
-        m.rejected.labels(result.reason).inc()
+        rejected.labels(result.reason).inc()
         ctx.reject(result.line.encode("utf-8", "replace"), result.reason, result.detail or result.reason)
 
 
