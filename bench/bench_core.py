@@ -421,20 +421,34 @@ def delete_everything(url: str, queues: list[str], exchanges: list[str]) -> None
         connection.close()
 
 
-def broker_pid() -> int | None:
-    """The local RabbitMQ (beam.smp) process, to read its CPU time from /proc; None if not found."""
+def pid_of(comm: str) -> int | None:
+    """A local process by its command name (beam.smp, redis-server), to read its CPU time; None if not found."""
     try:
         for entry in os.listdir("/proc"):
             if entry.isdigit():
                 try:
                     with open(f"/proc/{entry}/comm") as f:
-                        if f.read().strip() == "beam.smp":
+                        if f.read().strip() == comm:
                             return int(entry)
                 except OSError:
                     continue
     except OSError:
         pass
     return None
+
+
+def broker_pid() -> int | None:
+    """The local RabbitMQ (beam.smp) process."""
+    return pid_of("beam.smp")
+
+
+def print_load(sharing: str) -> None:
+    """Print the load average, and warn when the machine is already busy."""
+    load = loadavg()
+    print(f"load      : {load} (1, 5, 15 min) at start")
+    if load != "?" and float(load.split()[0]) > 0.5 * len(os.sched_getaffinity(0)):
+        print(f"WARNING   : the machine is already busy; other processes share the CPUs with {sharing}, so every "
+              "figure below is lower and noisier than on an idle machine")
 
 
 def process_cpu(pid: int | None) -> float | None:
@@ -654,11 +668,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"run       : {args.events:,} events per throughput case, {args.rate:,.0f} events/s x {args.duration:g} s "
           f"offered in (d), {args.threads} worker threads, metrics "
           f"{'in-process' if args.in_process_metrics else 'multiprocess (as alcyon worker)'}")
-    load = loadavg()
-    print(f"load      : {load} (1, 5, 15 min) at start")
-    if load != "?" and float(load.split()[0]) > 0.5 * len(os.sched_getaffinity(0)):
-        print("WARNING   : the machine is already busy; other processes share the CPUs with the broker, the "
-              "publishers and the consumers, so every figure below is lower and noisier than on an idle machine")
+    print_load("the broker, the publishers and the consumers")
     ctx = mp.get_context("spawn")
     beam = broker_pid()
     stall_s = 20.0

@@ -101,7 +101,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_core import _child, cpu_seconds, fmt_ms, loadavg, process_cpu  # noqa: E402
+from bench_core import _child, _receive, cpu_seconds, fmt_ms, loadavg, pid_of, print_load, process_cpu  # noqa: E402
 
 DEFAULT_URL = os.environ.get("ALCYON_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/")
 DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
@@ -470,17 +470,6 @@ def _kinds(types: list[str]) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
-def _receive(conn: Any, proc: Any, what: str, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while not conn.poll(0.05):
-        if not proc.is_alive() and not conn.poll(0):
-            raise RuntimeError(f"{what} process exited (code {proc.exitcode}) without reporting")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not report within {timeout:.0f}s")
-    kind, payload = conn.recv()
-    if kind == "error":
-        raise RuntimeError(f"{what} failed:\n{payload}")
-    return payload
 
 
 def free_port() -> int:
@@ -513,20 +502,6 @@ def scrape(port: int) -> dict[str, float] | None:
     return out
 
 
-def pid_of(comm: str) -> int | None:
-    """A local process by its command name (beam.smp, redis-server), to read its CPU time."""
-    try:
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/comm") as f:
-                        if f.read().strip() == comm:
-                            return int(entry)
-                except OSError:
-                    continue
-    except OSError:
-        pass
-    return None
 
 
 
@@ -1040,11 +1015,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown case(s) {', '.join(sorted(unknown))}; choose from {', '.join(CASES)}")
 
     print("\n".join(machine(args)))
-    load = loadavg()
-    print(f"load      : {load} (1, 5, 15 min) at start")
-    if load != "?" and float(load.split()[0]) > 0.5 * len(os.sched_getaffinity(0)):
-        print("WARNING   : the machine is already busy; other processes share the CPUs with RabbitMQ, Redis, the "
-              "worker and the publisher, so every figure below is lower and noisier than on an idle machine")
+    print_load("RabbitMQ, Redis, the worker and the publisher")
     tmp = Path(tempfile.mkdtemp(prefix="alcyon-bench-geofence-"))
     try:
         (tmp / "shim").mkdir()

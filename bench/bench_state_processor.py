@@ -60,7 +60,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_core import (_child, _receive, broker_pid, cpu_seconds, delete_everything, loadavg,  # noqa: E402
-                        machine, process_cpu)
+                        machine, pid_of, print_load, process_cpu)
 
 DEFAULT_URL = os.environ.get("ALCYON_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/")
 DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
@@ -266,7 +266,7 @@ def run_one(ctx: Any, args: argparse.Namespace, mode: str, state: str, batch: in
     exchange = f"bench.state.{tag}"
     stateful = state != "none"
     procs: list[Any] = []
-    beam, redis_pid = broker_pid(), _pid("redis-server")
+    beam, redis_pid = broker_pid(), pid_of("redis-server")
     timeout_s = args.timeout
     try:
         if mode == "embedded":
@@ -325,21 +325,6 @@ def run_one(ctx: Any, args: argparse.Namespace, mode: str, state: str, batch: in
                 client.close()
             except Exception as exc:
                 print(f"!!! Redis cleanup failed: {type(exc).__name__}: {exc}", flush=True)
-
-
-def _pid(comm: str) -> int | None:
-    try:
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/comm") as f:
-                        if f.read().strip() == comm:
-                            return int(entry)
-                except OSError:
-                    continue
-    except OSError:
-        pass
-    return None
 
 
 def fmt(x: float | None, spec: str = ",.0f") -> str:
@@ -429,11 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     ids_end = min(256, args.prefill + args.events // SUBJECTS)
     print(f"state     : each subject's record holds {args.prefill} applied event ids at the start of a run, "
           f"{ids_end} at the end of a 50/500 run (KeyedState keeps the last 256; --prefill 256 = steady state)")
-    load = loadavg()
-    print(f"load      : {load} (1, 5, 15 min) at start")
-    if load != "?" and float(load.split()[0]) > 0.5 * len(os.sched_getaffinity(0)):
-        print("WARNING   : the machine is already busy; other processes share the CPUs with RabbitMQ, Redis, the "
-              "publisher and the consumer, so every figure below is lower and noisier than on an idle machine")
+    print_load("RabbitMQ, Redis, the publisher and the consumer")
     ctx = mp.get_context("spawn")
     rows: list[dict[str, Any]] = []
     for batch in batches:
