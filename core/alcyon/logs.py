@@ -38,11 +38,16 @@ def _redact(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
 
 
 def configure_logging(level: str = "info", fmt: str = "json", stream: TextIO | None = None) -> None:
-    """Configure structlog and the standard library's root logger to write one JSON object per line."""
+    """Configure structlog and the standard library's root logger to write one JSON object per line.
+
+    alcyon's own lines go straight from structlog to the stream (a third of the cost of passing
+    through the standard library); dramatiq's and pika's go through a root handler that renders
+    them with the same processors.
+    """
+    stream = stream or sys.stderr
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
+        structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
         _redact,
@@ -50,14 +55,15 @@ def configure_logging(level: str = "info", fmt: str = "json", stream: TextIO | N
     renderer: Any = (structlog.processors.JSONRenderer() if fmt == "json"
                      else structlog.dev.ConsoleRenderer(colors=False))
     structlog.configure(
-        processors=[structlog.stdlib.filter_by_level, *shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        processors=[_add_logger_name, *shared, renderer],
+        logger_factory=lambda name=None, *_: _NamedWriteLogger(stream, name),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        # not cached: a later configure_logging (another stream or level) applies to every logger
+        cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *shared],
+        foreign_pre_chain=[structlog.stdlib.ExtraAdder(), structlog.stdlib.add_logger_name, *shared],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     ))
     root = logging.getLogger()
@@ -68,5 +74,19 @@ def configure_logging(level: str = "info", fmt: str = "json", stream: TextIO | N
 
 
 def get_logger(name: str, **context: Any) -> Any:
-    """A lazy logger: it takes the configuration in force when it first logs, not when it is created."""
+    """A lazy logger: it takes the configuration in force when it logs, not when it is created."""
     return structlog.get_logger(name, **context)
+
+
+class _NamedWriteLogger(structlog.WriteLogger):
+    def __init__(self, file: TextIO, name: str | None) -> None:
+        super().__init__(file)
+        self.name = name
+
+
+def _add_logger_name(logger: Any, _: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    name = getattr(logger, "name", None)
+    if name is not None:
+        event_dict.setdefault("logger", name)
+    return event_dict
+

@@ -35,11 +35,11 @@ _SCHEME_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*(?::/*|/+)|")
 
 def redact_text(text: str, secrets: "list[str] | tuple[str, ...]" = ()) -> str:
     """Redact URL credentials and every given secret value from ``text``."""
-    text = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}{':***' if m['password'] is not None else ''}@", text)
+    if "://" in text:  # every log value passes here: skip the regex when no URL can be in it
+        text = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}{':***' if m['password'] is not None else ''}@",
+                             text)
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
     return text
 
-
-_SCHEME_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*(?::/*|/+)|")

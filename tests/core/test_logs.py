@@ -1,0 +1,43 @@
+"""JSON logs: alcyon's lines and the standard library's, one object per line, credentials masked."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+from alcyon.logs import configure_logging, get_logger
+
+
+def _lines(stream: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_alcyon_and_stdlib_lines_are_json_with_logger_level_and_masked_urls() -> None:
+    log = get_logger("alcyon.test", processor="p")  # created before configuration, as modules do
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    log.info("hello", url="amqp://user:s3cret@rabbit/")
+    log.debug("not shown at info")
+    logging.getLogger("dramatiq.test").warning("from %s", "dramatiq")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        log.exception("failed")
+    first, second, third = _lines(stream)
+    assert first["event"] == "hello" and first["logger"] == "alcyon.test" and first["level"] == "info"
+    assert first["processor"] == "p" and first["url"] == "amqp://user:***@rabbit/" and first["timestamp"]
+    assert second == {**second, "event": "from dramatiq", "logger": "dramatiq.test", "level": "warning"}
+    assert third["level"] == "error" and "ValueError: boom" in third["exception"]
+
+
+def test_reconfiguring_applies_to_loggers_already_used() -> None:
+    log = get_logger("alcyon.test")
+    first, second = io.StringIO(), io.StringIO()
+    configure_logging("info", "json", first)
+    log.info("one")
+    configure_logging("debug", "json", second)
+    log.debug("two")
+    assert [line["event"] for line in _lines(first)] == ["one"]
+    assert [line["event"] for line in _lines(second)] == ["two"]
+
