@@ -104,6 +104,7 @@ class AmqpPublisher:
         self._closing = False
         self._connected_once = threading.Event()
         self._error: BaseException | None = None
+        self._wake_pending = False  # a flush is already scheduled on the I/O loop
         self._thread = threading.Thread(target=self._run, name=f"alcyon-{name}", daemon=True)
         self._thread.start()
 
@@ -158,12 +159,16 @@ class AmqpPublisher:
         return f"{self._parameters.host}:{self._parameters.port}"
 
     def _wake(self) -> None:
+        # One scheduled flush sends everything queued before it runs: waking the loop (a pipe
+        # write and a syscall on each side) once per message cost more than the publish itself.
         connection = self._connection
-        if self._ready.is_set() and connection is not None:
-            try:
-                connection.ioloop.add_callback_threadsafe(self._flush)
-            except Exception:
-                pass  # the loop is going down; messages stay in the outbox for the next connection
+        if self._wake_pending or not self._ready.is_set() or connection is None:
+            return
+        self._wake_pending = True
+        try:
+            connection.ioloop.add_callback_threadsafe(self._flush)
+        except Exception:
+            self._wake_pending = False  # the loop is going down; the outbox waits for the next connection
 
     def _run(self) -> None:
         backoff = 0.2
@@ -235,6 +240,7 @@ class AmqpPublisher:
             connection.close()
 
     def _flush(self) -> None:
+        self._wake_pending = False  # set before draining: a message queued from now on wakes again
         channel = self._channel
         if channel is None or not self._ready.is_set():
             return

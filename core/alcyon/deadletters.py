@@ -45,13 +45,12 @@ class DeadLetter:
         return xq_name(self.queue)
 
     def headers(self) -> dict[str, Any]:
-        fields = dataclasses.asdict(self)
-        fields.pop("body")
-        fields["error"] = fields["error"][:MAX_ERROR_CHARS]
-        fields["traceback"] = fields["traceback"][-MAX_TRACEBACK_CHARS:]
+        headers = {_HEADER + name.replace("_", "-"): getattr(self, name) for name in _HEADER_FIELDS}
+        headers[_HEADER + "error"] = self.error[:MAX_ERROR_CHARS]
+        headers[_HEADER + "traceback"] = self.traceback[-MAX_TRACEBACK_CHARS:]
         # AMQP tables carry no floats through pika: times travel as text
-        fields["dead_at"] = repr(self.dead_at)
-        return {_HEADER + k.replace("_", "-"): v for k, v in fields.items() if v is not None}
+        headers[_HEADER + "dead-at"] = repr(self.dead_at)
+        return {k: v for k, v in headers.items() if v is not None}
 
     @classmethod
     def from_headers(cls, body: bytes, headers: dict[str, Any] | None, *, queue: str) -> DeadLetter:
@@ -75,6 +74,10 @@ class DeadLetter:
         out.pop("traceback")
         out["bytes"] = len(self.body)
         return out
+
+
+#: Every field but the body travels as an ``x-alcyon-<field>`` header.
+_HEADER_FIELDS = tuple(f.name for f in dataclasses.fields(DeadLetter) if f.name != "body")
 
 
 class DeadLetterStore:

@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import uuid
 from datetime import datetime, timezone
+from types import MappingProxyType
 from typing import Any, Mapping
 
 from .errors import InvalidEvent
@@ -24,6 +25,8 @@ DERIVED_ID_NAMESPACE = uuid.UUID("6f1c2a52-6d0b-4c1e-9a55-2b1c0a1e7c1d")
 
 _ATTRIBUTES = ("id", "source", "type", "specversion", "time", "subject", "datacontenttype", "data")
 _ATTRIBUTE_SET = frozenset(_ATTRIBUTES)
+_NO_EXTENSIONS: Mapping[str, Any] = MappingProxyType({})
+_UTC = timezone.utc
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -42,19 +45,25 @@ class Event:
     id: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
     datacontenttype: str = "application/json"
     specversion: str = SPECVERSION
-    extensions: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    extensions: Mapping[str, Any] = dataclasses.field(default_factory=lambda: _NO_EXTENSIONS)
 
     def __post_init__(self) -> None:
-        for name in ("type", "source", "subject", "id"):
-            value = getattr(self, name)
-            if not (type(value) is str or isinstance(value, str)) or not value:
-                raise InvalidEvent(f"event attribute {name!r} must be a non-empty string, got {value!r}")
+        # hot path (every event made or received): exact-type checks first, the general ones on failure
+        if not (type(self.type) is str and type(self.source) is str and type(self.subject) is str
+                and type(self.id) is str and self.type and self.source and self.subject and self.id):
+            for name in ("type", "source", "subject", "id"):
+                value = getattr(self, name)
+                if not isinstance(value, str) or not value:
+                    raise InvalidEvent(f"event attribute {name!r} must be a non-empty string, got {value!r}")
         time = self.time
-        if time.__class__ is not datetime and not isinstance(time, datetime) or time.tzinfo is None:
-            raise InvalidEvent(f"event attribute 'time' must be a timezone-aware datetime, got {time!r}")
-        if time.tzinfo is not timezone.utc and time.utcoffset():
-            object.__setattr__(self, "time", time.astimezone(timezone.utc))
-        if isinstance(self.data, (bytes, bytearray, memoryview)) and self.datacontenttype == "application/json":
+        if time.__class__ is not datetime or time.tzinfo is not _UTC:
+            if not isinstance(time, datetime) or time.tzinfo is None:
+                raise InvalidEvent(f"event attribute 'time' must be a timezone-aware datetime, got {time!r}")
+            if time.tzinfo is not _UTC and time.utcoffset():
+                object.__setattr__(self, "time", time.astimezone(_UTC))
+        data = self.data
+        if type(data) is not dict and isinstance(data, (bytes, bytearray, memoryview)) \
+                and self.datacontenttype == "application/json":
             object.__setattr__(self, "datacontenttype", "application/octet-stream")
 
     @property
@@ -89,12 +98,14 @@ class Event:
         specversion = raw.get("specversion", SPECVERSION)
         if specversion != SPECVERSION:
             raise InvalidEvent(f"unsupported specversion {specversion!r}: alcyon speaks CloudEvents {SPECVERSION}")
-        extensions = {} if _ATTRIBUTE_SET.issuperset(raw) else {k: v for k, v in raw.items() if k not in _ATTRIBUTE_SET}
+        extensions = _NO_EXTENSIONS if _ATTRIBUTE_SET.issuperset(raw) \
+            else {k: v for k, v in raw.items() if k not in _ATTRIBUTE_SET}
+        subject = raw["subject"]
         return cls(
             id=raw["id"],
             source=raw["source"],
             type=raw["type"],
-            subject=str(raw["subject"]),
+            subject=subject if type(subject) is str else str(subject),
             time=parse_time(raw.get("time")),
             datacontenttype=raw.get("datacontenttype") or "application/json",
             data=raw.get("data"),
@@ -104,11 +115,12 @@ class Event:
 
 def uuid5_str(namespace: uuid.UUID, name: str) -> str:
     """``str(uuid.uuid5(namespace, name))``, three times cheaper (ids are made for every event)."""
-    digest = bytearray(hashlib.sha1(namespace.bytes + name.encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    h = hashlib.sha1(namespace.bytes + name.encode()).hexdigest()
+    # version nibble 5; variant bits 10xx: the high two bits of the 17th hex digit become 1, 0
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[int(h[16], 16)]}{h[17:20]}-{h[20:32]}"
+
+
+_VARIANT = "89ab" * 4
 
 
 def derived_id(input_id: str, rule: str) -> str:
@@ -135,22 +147,29 @@ def derive(cause: Event, rule: str, type: str, data: Any, *, source: str, subjec
 
 def format_time(value: datetime) -> str:
     """RFC 3339 UTC with a ``Z`` suffix."""
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    if value.tzinfo is not _UTC:
+        value = value.astimezone(_UTC)
+    return value.isoformat()[:-6] + "Z"  # drop "+00:00"
 
 
 def parse_time(value: Any) -> datetime:
     """Parse an RFC 3339 string or epoch seconds into an aware UTC datetime."""
-    if value is None:
+    if isinstance(value, str):
+        try:
+            result = datetime.fromisoformat(value)  # Python >= 3.11 reads the Z suffix, 3.10 does not
+        except ValueError:
+            try:
+                result = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else "?")
+            except ValueError:
+                raise InvalidEvent(f"event time {value!r} is not RFC 3339 (e.g. 2026-07-14T12:00:00Z)") from None
+        if result.tzinfo is _UTC:
+            return result
+    elif value is None:
         raise InvalidEvent("event is missing required attribute time")
-    if isinstance(value, datetime):
+    elif isinstance(value, datetime):
         result = value
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         return datetime.fromtimestamp(value, timezone.utc)
-    elif isinstance(value, str):
-        try:
-            result = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
-        except ValueError:
-            raise InvalidEvent(f"event time {value!r} is not RFC 3339 (e.g. 2026-07-14T12:00:00Z)") from None
     else:
         raise InvalidEvent(f"event time must be an RFC 3339 string, got {type(value).__name__}")
     if result.tzinfo is None:

@@ -106,7 +106,7 @@ class Runtime:
                           remember=processor.state_remember)
 
     def rejecter(self, source: Source) -> Callable[[bytes, str, str], None]:
-        """``reject(raw, reason, error)`` for ``source``: a dead letter (not waited for) and a count."""
+        """``reject(raw, reason, error)`` for ``source``: a dead letter (not waited for), a count, a log line."""
         def reject(raw: bytes, reason: str, error: str) -> None:
             record = DeadLetter(processor=source.name, queue=source.queue, reason=reason, error=error,
                                 body=raw if isinstance(raw, bytes) else str(raw).encode())

@@ -18,12 +18,13 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 from alcyon import ConfigError, SourceContext
+from alcyon.metrics import CounterBuffer
 
-from .ais import AisDecoder, Position, Rejection, StaticData, position_event, static_event
+from .ais import AisDecoder, Position, Result, StaticData, position_event, static_event
 from .metrics import geofence_metrics
 
 DEMO_FILE = Path(__file__).parent / "data" / "demo_tracks.nmea"
@@ -80,35 +81,38 @@ def _pump(ctx: SourceContext, uri: str, reader: LineReader) -> None:
     decoder = AisDecoder()
     source = f"ais/{uri.partition('?')[0]}"  # a replay's pace is not part of its identity (nor its ids)
     m = geofence_metrics()
-    counters = (m.decoded.labels("position"), m.decoded.labels("static"), m.rejected)  # labels looked up once
+    counts = CounterBuffer()  # counted per line here, added to Prometheus once a second
+    positions, statics = m.decoded.labels("position"), m.decoded.labels("static")
+    publish, reject, count = ctx.publish, ctx.reject, counts.add
+
+    def emit(results: list[Result]) -> None:
+        for result in results:
+            kind = type(result)
+            if kind is Position:
+                publish(position_event(result, source))  # type: ignore[arg-type]
+                count(positions)
+            elif kind is StaticData:
+                publish(static_event(result, source))  # type: ignore[arg-type]
+                count(statics)
+            else:
+                count(m.rejected.labels(result.reason))  # type: ignore[union-attr]
+                reject(result.line.encode("utf-8", "replace"), result.reason,  # type: ignore[union-attr]
+                       result.detail or result.reason)  # type: ignore[union-attr]
+
     try:
         for line, received_at in reader(ctx):
-            for result in decoder.feed(line, received_at):
-                _emit(ctx, source, result, counters)
+            emit(decoder.feed(line, received_at))
             if not ctx.running():
                 break
-        for result in decoder.flush():
-            _emit(ctx, source, result, counters)
+        emit(decoder.flush())
     except ConfigError:
         raise
     except Exception:
         ctx.log.exception("ais_input_failed", input=uri)
         raise
     finally:
+        counts.flush()
         ctx.log.info("ais_input_done", input=uri, **{k.replace(":", "_"): v for k, v in decoder.counts.items()})
-
-
-def _emit(ctx: SourceContext, source: str, result: Position | StaticData | Rejection, counters: Any) -> None:
-    positions, statics, rejected = counters
-    if type(result) is Position:
-        ctx.publish(position_event(result, source))
-        positions.inc()
-    elif type(result) is StaticData:
-        ctx.publish(static_event(result, source))
-        statics.inc()
-    else:
-        rejected.labels(result.reason).inc()
-        ctx.reject(result.line.encode("utf-8", "replace"), result.reason, result.detail or result.reason)
 
 
 def _file_lines(path: Path, speed: float, ctx: SourceContext) -> Iterator[tuple[bytes, float | None]]:
