@@ -4,20 +4,21 @@ Processors run in several dramatiq worker processes, on several machines, and re
 events *at least once*. Two consequences shape this module.
 
 **Atomic read-modify-write across processes.** Two workers may handle events of the same
-subject at the same moment. :class:`RedisStateStore` uses Redis optimistic locking: ``WATCH``
-the keys, ``MGET`` them (one round trip for the whole batch), compute the new records in
-Python, then write every changed record in one ``MULTI``/``EXEC`` round trip. If another
-client changed a watched key in between, Redis refuses the ``EXEC`` and the whole
-computation is re-run on fresh values, after a short jittered pause. Optimistic
-WATCH/MULTI rather than a Lua script, because the update is arbitrary plugin Python code;
-rather than a lock, because a lock held by a SIGKILLed worker has to expire, and then two
-holders can overlap. A batch costs three round trips whatever its number of events (up to
-512 distinct keys per transaction). A batch that keeps conflicting is split into halves,
-each committed atomically on its own, so that a big batch does not starve against small
-ones.
+subject at the same moment. :class:`RedisStateStore` is optimistic: ``MGET`` the keys (one
+round trip for the whole batch), compute the new records in Python, then send one Lua
+script that writes every changed record only if none of the keys read has changed since
+(it compares each one with the bytes read). If another client changed one in between,
+nothing is written and the whole computation is re-run on fresh values, after a short
+jittered pause. Optimistic rather than a lock, because a lock held by a SIGKILLed worker has
+to expire, and then two holders can overlap; a compare-and-set script rather than
+``WATCH``/``MULTI``/``EXEC``, because it costs two round trips instead of three and linear
+rather than quadratic server time in the number of keys. A batch costs two round trips
+whatever its number of events (up to 512 distinct keys per transaction). A batch that keeps
+conflicting is split into halves, each committed atomically on its own, so that a big batch
+does not starve against small ones.
 
-**Exactly-once effect of at-least-once delivery.** A worker can be killed after ``EXEC`` but
-before it acks the message (or the ``EXEC`` reply can be lost on the network); the message
+**Exactly-once effect of at-least-once delivery.** A worker can be killed after the commit but
+before it acks the message (or the commit's reply can be lost on the network); the message
 then comes back. :class:`KeyedState` therefore keeps, in each subject's record, a bounded
 map from the ids of recently applied events to the derived events they produced. A
 redelivered event is recognised there: the processor function is not called again (the
@@ -97,7 +98,7 @@ class StateStore(abc.ABC):
         """Atomically read ``keys``, call ``fn`` on their values, write what it returns.
 
         ``fn`` must be pure: it is re-run on fresh values when a concurrent writer wins,
-        including after a lost ``EXEC`` reply (the commit may have happened: make the update
+        including after a lost commit reply (the commit may have happened: make the update
         recognisable, as :class:`KeyedState` does). Under sustained contention the keys may
         be split into groups, each committed atomically on its own with ``fn`` called on its
         subset, so ``fn`` must treat keys independently. Returns ``fn``'s result of every
@@ -197,22 +198,36 @@ class MemoryStateStore(StateStore):
         self._deadlines.pop(key, None)
 
 
-_WRITE_SCRIPT = """
-local px = tonumber(ARGV[#ARGV])
-for i, key in ipairs(KEYS) do
-  if ARGV[i] == '' then
+#: Compare-and-set of a transaction.  KEYS: every key read; ARGV[1]: PX (0: none); ARGV[2..]:
+#: each key's value as read ('' when it had none), then (index in KEYS, new value) pairs, ''
+#: deleting.  Writes only if no key changed since it was read (msgpack is never empty); returns
+#: 0, or the index of the first key that changed.  Atomic: Redis runs one script at a time.
+_CAS_SCRIPT = """
+local n = #KEYS
+for i = 1, n do
+  if (redis.call('GET', KEYS[i]) or '') ~= ARGV[i + 1] then return i end
+end
+local px = tonumber(ARGV[1])
+for j = n + 2, #ARGV, 2 do
+  local key, value = KEYS[tonumber(ARGV[j])], ARGV[j + 1]
+  if value == '' then
     redis.call('DEL', key)
   elseif px > 0 then
-    redis.call('SET', key, ARGV[i], 'PX', px)
+    redis.call('SET', key, value, 'PX', px)
   else
-    redis.call('SET', key, ARGV[i])
+    redis.call('SET', key, value)
   end
 end
+return 0
 """
 
 
+class _Changed(Exception):
+    """A key read by a transaction changed before its commit."""
+
+
 class RedisStateStore(StateStore):
-    """The distributed store: optimistic transactions (WATCH, MGET, MULTI/EXEC) on Redis.
+    """The distributed store: optimistic transactions on Redis (MGET, then one compare-and-set script).
 
     ``round_trips`` counts the network round trips of the commands this store sent (not
     the connection handshakes), for tests and benchmarks.
@@ -223,10 +238,9 @@ class RedisStateStore(StateStore):
                  display: str | None = None) -> None:
         """``client`` must not decode responses.
 
-        A transaction holds at most ``max_keys`` keys, because Redis's ``WATCH`` costs
-        O(N²) server time in the number of keys (0.15 ms for 50 keys, 3.5 ms for 500, 35 ms
-        for 2,000 on Redis 7.0, blocking every other client meanwhile); more keys are
-        committed in several transactions. A group of several keys is split in two after
+        A transaction holds at most ``max_keys`` keys, so that its script (which blocks
+        every other client while it runs) stays short; more keys are committed in several
+        transactions. A group of several keys is split in two after
         ``split_after`` conflicts in a row; a single key gets ``max_attempts`` attempts, then
         :class:`StateConflict`. The pause before attempt ``n`` is uniform in
         ``[0, min(max_backoff, backoff * 2**n)]`` seconds.
@@ -277,7 +291,7 @@ class RedisStateStore(StateStore):
                 try:
                     results.append(self._attempt(group, step, px))
                     break
-                except redis.WatchError:
+                except _Changed:
                     if len(group) > 1 and attempt == self._split_after:
                         half = len(group) // 2
                         pending += [group[half:], group[:half]]
@@ -292,21 +306,18 @@ class RedisStateStore(StateStore):
         return results
 
     def _attempt(self, keys: list[str], step: _Step[T], px: int | None) -> T:
-        with self._client.pipeline(transaction=True) as pipe:
-            self._count()
-            pipe.watch(*keys)
-            self._count()
-            raws = pipe.mget(keys)
-            writes, result = step(keys, raws)
-            self._count()
-            if not writes:
-                pipe.unwatch()
-                return result
-            pipe.multi()
-            # One EVAL, not one SET per key: same atomicity (inside MULTI), a fraction of the
-            # client-side cost of a large batch. b"" (never a msgpack value) means delete.
-            pipe.eval(_WRITE_SCRIPT, len(writes), *writes, *(raw or b"" for raw in writes.values()), px or 0)
-            pipe.execute()  # raises WatchError if a watched key changed since WATCH
+        self._count()
+        raws = self._client.mget(keys)
+        writes, result = step(keys, raws)
+        if not writes:
+            return result
+        position = {key: i for i, key in enumerate(keys, 1)}
+        args: list[Any] = [px or 0, *(raw or b"" for raw in raws)]
+        for key, raw in writes.items():
+            args += (position[key], raw or b"")
+        self._count()
+        if self._client.eval(_CAS_SCRIPT, len(keys), *keys, *args):
+            raise _Changed
         return result
 
     def _read(self, key: str) -> bytes | None:

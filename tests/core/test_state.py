@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import json
 import os
 import signal
@@ -315,7 +317,7 @@ def test_redact_url(url: str, shown: str) -> None:
 # --- Redis specifics -----------------------------------------------------------------------
 
 @pytest.mark.redis
-def test_a_500_event_batch_costs_three_round_trips(redis_store: RedisStateStore, namespace: str,
+def test_a_500_event_batch_costs_two_round_trips(redis_store: RedisStateStore, namespace: str,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     state = KeyedState(redis_store, namespace)
     events = make_events(500, 100)
@@ -330,12 +332,12 @@ def test_a_500_event_batch_costs_three_round_trips(redis_store: RedisStateStore,
     monkeypatch.setattr(redis.connection.Connection, "send_packed_command", spy)
     before = redis_store.round_trips
     assert len(state.apply(events, count)) == 500
-    assert redis_store.round_trips - before == 3 == len(sent)  # WATCH, MGET, MULTI..EXEC
+    assert redis_store.round_trips - before == 2 == len(sent)  # MGET, compare-and-set script
     assert [state.get(f"s{s}").value for s in (0, 99)] == [5, 5]
 
     before, sent[:] = redis_store.round_trips, []
     assert len(state.apply(events, count)) == 500  # a full redelivery writes nothing
-    assert redis_store.round_trips - before == 3 == len(sent)  # WATCH, MGET, UNWATCH
+    assert redis_store.round_trips - before == 1 == len(sent)  # MGET
 
 
 @pytest.mark.redis
@@ -343,15 +345,17 @@ def test_a_conflicting_batch_is_split_until_it_commits(redis_store: RedisStateSt
                                                        namespace: str) -> None:
     keys = [f"k{i}" for i in range(8)]
 
+    racer = itertools.count(100)
+
     def bump_racing(records: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-        if len(records) > 1:  # another writer wins every multi-key attempt
-            raw_redis.set(f"alcyon:state:{namespace}:{next(iter(records))}", msgpack.packb(100))
+        if len(records) > 1:  # another writer wins every multi-key attempt (a new value each time)
+            raw_redis.set(f"alcyon:state:{namespace}:{next(iter(records))}", msgpack.packb(next(racer)))
         return {key: (value or 0) + 1 for key, value in records.items()}, list(records)
 
     groups = redis_store.update(namespace, keys, bump_racing)
     assert groups == [[key] for key in keys]
     values = [redis_store.get(namespace, key) for key in keys]
-    assert set(values) == {1, 101} and values[0] == 101
+    assert values[0] > 100 and 1 in values  # the raced key kept the racer's write, +1; the others +1
 
 
 @pytest.mark.redis
@@ -359,7 +363,7 @@ def test_a_batch_over_max_keys_takes_several_transactions(redis_url: str, raw_re
                                                           namespace: str) -> None:
     store = RedisStateStore(redis.Redis.from_url(redis_url), max_keys=2)
     groups = store.update(namespace, "abcde", lambda records: ({k: 1 for k in records}, "".join(records)))
-    assert groups == ["ab", "cd", "e"] and store.round_trips == 9
+    assert groups == ["ab", "cd", "e"] and store.round_trips == 6
     assert [store.get(namespace, k) for k in "abcde"] == [1] * 5
     store.close()
 
@@ -369,10 +373,11 @@ def test_endless_conflicts_give_up_with_state_conflict(redis_url: str, raw_redis
                                                        namespace: str) -> None:
     store = RedisStateStore(redis.Redis.from_url(redis_url), max_attempts=3, split_after=2, backoff=0.0001)
     calls = []
+    racer = itertools.count()
 
     def always_racing(records: dict[str, Any]) -> tuple[dict[str, Any], None]:
         calls.append(list(records))
-        raw_redis.set(f"alcyon:state:{namespace}:{next(iter(records))}", msgpack.packb(0))
+        raw_redis.set(f"alcyon:state:{namespace}:{next(iter(records))}", msgpack.packb(next(racer)))
         return {key: 1 for key in records}, None
 
     with pytest.raises(StateConflict, match="3 attempts"):
@@ -424,8 +429,8 @@ def test_worker_processes_apply_every_event_exactly_once(redis_url: str, raw_red
     assert [code for code, _ in results] == [0] * workers
     summaries = [lines[-1] for _, lines in results]
     assert all(summary["replays"] > 0 for summary in summaries)
-    # More than 3 round trips per apply: the workers really raced, and retried.
-    assert sum(s["round_trips"] for s in summaries) > 3 * sum(s["applies"] for s in summaries)
+    # More than 2 round trips per apply: the workers really raced, and retried.
+    assert sum(s["round_trips"] for s in summaries) > 2 * sum(s["applies"] for s in summaries)
     derived = [item for _, lines in results for line in lines[:-1] for item in line["derived"]]
     assert_counted_once(redis_url, namespace, total, subjects, derived)
 
