@@ -92,25 +92,20 @@ class Event:
         # hot path (every event a worker receives): exact-type checks before the general ones
         if type(raw) is not dict and not isinstance(raw, Mapping):
             raise InvalidEvent(f"an event must be a mapping of CloudEvents attributes, got {type(raw).__name__}")
-        if not (raw.get("id") and raw.get("source") and raw.get("type") and raw.get("subject")):
+        get = raw.get
+        event_id, source, event_type, subject = get("id"), get("source"), get("type"), get("subject")
+        if not (event_id and source and event_type and subject):
             missing = [name for name in ("id", "source", "type", "subject") if not raw.get(name)]
             raise InvalidEvent(f"event is missing required attribute(s) {', '.join(missing)}")
-        specversion = raw.get("specversion", SPECVERSION)
+        specversion = get("specversion", SPECVERSION)
         if specversion != SPECVERSION:
             raise InvalidEvent(f"unsupported specversion {specversion!r}: alcyon speaks CloudEvents {SPECVERSION}")
         extensions = _NO_EXTENSIONS if _ATTRIBUTE_SET.issuperset(raw) \
             else {k: v for k, v in raw.items() if k not in _ATTRIBUTE_SET}
-        subject = raw["subject"]
-        return cls(
-            id=raw["id"],
-            source=raw["source"],
-            type=raw["type"],
-            subject=subject if type(subject) is str else str(subject),
-            time=parse_time(raw.get("time")),
-            datacontenttype=raw.get("datacontenttype") or "application/json",
-            data=raw.get("data"),
-            extensions=extensions,
-        )
+        # positional: (type, source, subject, data, time, id, datacontenttype, specversion, extensions)
+        return cls(event_type, source, subject if type(subject) is str else str(subject), get("data"),
+                   parse_time(get("time")), event_id, get("datacontenttype") or "application/json", SPECVERSION,
+                   extensions)
 
 
 def uuid5_str(namespace: uuid.UUID, name: str) -> str:

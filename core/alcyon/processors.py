@@ -170,14 +170,18 @@ class EventType:
     def validate(self, event: Event) -> None:
         """Raise :class:`InvalidEvent` naming the first field that does not fit."""
         if self.fields:
-            if not isinstance(event.data, Mapping):
+            data = event.data
+            if type(data) is not dict and not isinstance(data, Mapping):
                 raise InvalidEvent(f"{self.name} event {event.id}: data must be an object, got "
-                                   f"{type(event.data).__name__}")
+                                   f"{type(data).__name__}")
             for key, expected in self.fields.items():
-                if key not in event.data:
+                if key not in data:
                     raise InvalidEvent(f"{self.name} event {event.id}: data.{key} is missing")
-                value = event.data[key]
-                if not isinstance(value, expected) or (isinstance(value, bool) and bool not in _as_tuple(expected)):
+                value = data[key]
+                kind = type(value)
+                if kind is expected or (type(expected) is tuple and kind in expected):  # exact types: the common case
+                    continue
+                if not isinstance(value, expected) or (kind is bool and bool not in _as_tuple(expected)):
                     raise InvalidEvent(f"{self.name} event {event.id}: data.{key} must be "
                                        f"{_type_names(expected)}, got {type(value).__name__}")
         if self.check is not None:
