@@ -187,7 +187,9 @@ class Runtime:
                 raise future.exception()  # type: ignore[misc]
 
     def flush(self, timeout: float = 30.0) -> None:
+        """Return once every event published and every dead letter put so far is confirmed."""
         self.batcher.flush(timeout)
+        self.dead_letters.flush(timeout)
 
     # -- lifecycle -------------------------------------------------------------------------
     def declare(self) -> None:
@@ -285,6 +287,10 @@ class Runtime:
             self.batcher.close(timeout=grace_s)
         except PublishError as exc:
             log.error("publish_unconfirmed_at_shutdown", error=str(exc))
+        try:
+            self.dead_letters.flush(grace_s)
+        except Exception as exc:  # a timeout or a refusal: say so, and go on stopping
+            log.error("dead_letters_unconfirmed_at_shutdown", error=f"{type(exc).__name__}: {exc}")
         if self._workers:
             for worker in self._workers:
                 worker.stop(timeout=int(grace_s * 1000))
