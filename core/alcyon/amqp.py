@@ -89,7 +89,8 @@ class AmqpPublisher:
     so a restarted broker gets it back.
     """
 
-    def __init__(self, parameters: pika.URLParameters, *, on_channel_open: Callable[[Any, Callable[[], None]], None] | None = None,
+    def __init__(self, parameters: pika.URLParameters, *,
+                 on_channel_open: Callable[[Any, Callable[[], None]], None] | None = None,
                  max_in_flight: int = 2000, name: str = "publisher") -> None:
         self._parameters = parameters
         self._on_channel_open = on_channel_open

@@ -32,7 +32,8 @@ class Harness:
     """A started runtime with the given plugins, recording every event it publishes."""
 
     def __init__(self, *plugins: Any, broker_url: str = "", state_url: str = "",
-                 settings: Mapping[str, Any] | None = None, plugin_config: Mapping[str, Mapping[str, Any]] | None = None,
+                 settings: Mapping[str, Any] | None = None,
+                 plugin_config: Mapping[str, Mapping[str, Any]] | None = None,
                  processors: Sequence[str] | None = None, threads: int = 2, start: bool = True) -> None:
         env = {"ALCYON_BROKER_URL": broker_url, "ALCYON_STATE_URL": state_url}
         config = load_config(env=env)

@@ -405,7 +405,8 @@ def run_workers(redis_url: str, namespace: str, *argvs: list[int]) -> list[tuple
             proc.kill()
     for proc, (_, err) in zip(procs, outputs):
         assert proc.returncode in (0, -signal.SIGKILL), err
-    return [(proc.returncode, [json.loads(line) for line in out.splitlines()]) for proc, (out, _) in zip(procs, outputs)]
+    return [(proc.returncode, [json.loads(line) for line in out.splitlines()])
+            for proc, (out, _) in zip(procs, outputs)]
 
 
 def assert_counted_once(redis_url: str, namespace: str, total: int, subjects: int,
