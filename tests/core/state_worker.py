@@ -8,7 +8,7 @@ printing a JSON line ``{"derived": [[subject, n, id], ...]}``. Every third batch
 twice, as if its ack had been lost, and the worker checks that the same derived events come
 back. With ``KILL``, it SIGKILLs itself right after committing batch ``KILL``, before acking
 it: the case at-least-once delivery exists for. At the end it prints
-``{"replays": ..., "applies": ..., "round_trips": ...}``.
+``{"replays": ..., "applies": ..., "round_trips": ..., "conflicts": ...}``.
 """
 
 from __future__ import annotations
@@ -63,8 +63,10 @@ def main(argv: list[str]) -> int:
                 return 1
             replays += 1
         print(json.dumps({"derived": [(d.subject, d.data["n"], d.id) for d in derived]}), flush=True)
-    round_trips = store.round_trips if isinstance(store, RedisStateStore) else None
-    print(json.dumps({"replays": replays, "applies": applies, "round_trips": round_trips}), flush=True)
+    redis_store = store if isinstance(store, RedisStateStore) else None
+    print(json.dumps({"replays": replays, "applies": applies,
+                      "round_trips": redis_store and redis_store.round_trips,
+                      "conflicts": redis_store and redis_store.conflicts}), flush=True)
     return 0
 
 

@@ -354,6 +354,7 @@ def test_a_conflicting_batch_is_split_until_it_commits(redis_store: RedisStateSt
 
     groups = redis_store.update(namespace, keys, bump_racing)
     assert groups == [[key] for key in keys]
+    assert redis_store.conflicts == 7 * 3  # 1 group of 8, 2 of 4, 4 of 2: each refused split_after (3) times
     values = [redis_store.get(namespace, key) for key in keys]
     assert values[0] > 100 and 1 in values  # the raced key kept the racer's write, +1; the others +1
 
@@ -430,8 +431,8 @@ def test_worker_processes_apply_every_event_exactly_once(redis_url: str, raw_red
     assert [code for code, _ in results] == [0] * workers
     summaries = [lines[-1] for _, lines in results]
     assert all(summary["replays"] > 0 for summary in summaries)
-    # More than 2 round trips per apply: the workers really raced, and retried.
-    assert sum(s["round_trips"] for s in summaries) > 2 * sum(s["applies"] for s in summaries)
+    # The workers really raced: some commits were refused and re-run on fresh values.
+    assert sum(s["conflicts"] for s in summaries) > 0
     derived = [item for _, lines in results for line in lines[:-1] for item in line["derived"]]
     assert_counted_once(redis_url, namespace, total, subjects, derived)
 
