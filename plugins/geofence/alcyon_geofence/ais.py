@@ -1,9 +1,10 @@
 """NMEA 0183 AIVDM/AIVDO decoding into validated AIS records.
 
-pyais does the bit-level decoding of payloads.  The NMEA framing is parsed here because the
-geofence must be strict where pyais is lenient by design: bad checksums are rejected, not
-flagged; tag-block checksums are verified; MMSIs and positions are validated; fragments are
-reassembled per receiver and expire.
+pyais decodes the payloads of the long message types; the fixed-layout position reports (types
+1-3 and 18, most of the traffic) are read here straight off their bits.  The NMEA framing is
+parsed here too, because the geofence must be strict where pyais is lenient by design: bad
+checksums are rejected, not flagged; tag-block checksums are verified; MMSIs and positions are
+validated; fragments are reassembled per receiver and expire.
 
 One physical line may hold several ``\\tag\\sentence`` segments (some receivers concatenate
 them); each segment is handled on its own.  Every AIS message ends in exactly one of:
@@ -14,21 +15,23 @@ are not AIS at all count as ``comment``, ``blank`` or ``not_ais``.
 from __future__ import annotations
 
 import math
+import re
 import time as _time
 import uuid
-from collections import Counter
+from binascii import a2b_base64
+from collections import Counter, _count_elements
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import reduce
 from operator import xor
-from typing import Any, Callable, NamedTuple, Union
-
-from pyais.bit_vector import bit_vector
-from pyais.exceptions import AISBaseException
-from pyais.messages import MSG_CLASS, to_lat_lon
+from typing import Any, NamedTuple
 
 from alcyon.errors import InvalidEvent
 from alcyon.events import Event, uuid5_str
+from pyais.bit_vector import bit_vector
+from pyais.exceptions import AISBaseException
+from pyais.messages import MSG_CLASS
 
 #: Every ``Rejection.reason``; counted as ``counts["rejected:<reason>"]``.
 REJECTION_REASONS = (
@@ -56,6 +59,9 @@ MESSAGE_BITS = {
     27: (96, 96),
 }
 _FIXED_POSITION = frozenset((1, 2, 3, 18))
+#: Every valid (fragment count, fragment number, fill bits) of a sentence: 1-9, 1-count, 0-5.
+_FRAMING = frozenset((b"%d" % count, b"%d" % number, b"%d" % fill)
+                     for count in range(1, 10) for number in range(1, count + 1) for fill in range(6))
 STATIC_CACHE_SIZE = 4096
 
 #: Namespace of the deterministic ids of ``ais.*`` events (uuid5).
@@ -64,8 +70,24 @@ AIS_EVENT_NAMESPACE = uuid.UUID("0e9c7d3a-2f41-4f6e-8b1a-5c2d9e7f4a10")
 # Payload bytes allowed by the 6-bit armour ('0'-'W' and '`'-'w'), and their 6-bit values.
 _ARMOUR = bytes(range(48, 88)) + bytes(range(96, 120))
 _SIXBIT = [c - 48 if c < 88 else c - 56 for c in range(256)]
+# The armour is base64 with another alphabet: mapped onto base64's, binascii unpacks it in C.
+_TO_BASE64 = bytes.maketrans(_ARMOUR, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 # A seconds timestamp this large would be after the year 5000: it is milliseconds.
 _MILLISECONDS_FROM = 1e11
+_NEVER = math.inf
+_LINE_DECODED = ("lines", "decoded")
+
+#: The common line, decoded by AisDecoder._common: a single-fragment type 1/2/3/18 report (28 characters,
+#: fill 0), bare or behind a ``\\s:source,c:time*hh\\`` tag block of at most 58 bytes (see _common).  The
+#: groups: tag-block body, source, time, tag checksum, sentence body, payload, checksum.  Anything else
+#: takes the general path.
+_COMMON = re.compile(
+    rb"(?:\\(s:([^,*\\\x00-\x1f\x7f-\xff]{0,40}),c:([0-9]{1,13}))\*([0-9A-Fa-f]{2})\\)?"
+    rb"!([A-Z]{2}VD[MO],1,1,[0-9]?,[0-9A-Z]?,([123B][0-W`-w]{27}),0)\*([0-9A-Fa-f]{2})"
+).fullmatch
+_new_tuple = tuple.__new__  # builds a NamedTuple without its Python-level __new__
+#: The value of every two-digit hex checksum, either case (int(check, 16) costs 4 times more).
+_HEX2 = {f"{a}{b}".encode(): int(a + b, 16) for a in "0123456789ABCDEFabcdef" for b in "0123456789ABCDEFabcdef"}
 
 
 class Position(NamedTuple):
@@ -114,8 +136,28 @@ class Rejection(NamedTuple):
     detail: str
 
 
-Record = Union[Position, StaticData]
-Result = Union[Position, StaticData, Rejection]
+Record = Position | StaticData
+Result = Position | StaticData | Rejection
+
+
+def _xor(data: bytes) -> int:
+    """The XOR of all the bytes of ``data`` (an NMEA checksum)."""
+    size = len(data)
+    if not 24 < size <= 128:  # a loop over a few bytes is cheaper; over 128, longer than any sentence
+        return reduce(xor, data, 0)
+    # One big-int operation per halving instead of one per byte: the bytes, as one int, fold in halves
+    # down to the lowest byte; whatever a fold leaves above the half it keeps is never read again.
+    value = int.from_bytes(data, "little")
+    if size > 64:
+        value ^= value >> 512
+    if size > 32:
+        value ^= value >> 256
+    value ^= value >> 128
+    value ^= value >> 64
+    value ^= value >> 32
+    value ^= value >> 16
+    value ^= value >> 8
+    return value & 255
 
 
 def is_vessel_mmsi(mmsi: int) -> bool:
@@ -167,7 +209,8 @@ class AisDecoder:
         self._groups: dict[str, tuple[str | None, float | None]] = {}
         # Vessels repeat identical static reports every 6 minutes and pyais decodes these long
         # messages ~20x slower than a position: remember the decoded ones (cleared when full).
-        self._static_cache: dict[bytes, Any] = {}
+        self._static_cache: dict[tuple[bytes, int], Any] = {}  # (payload, fill bits): the same payload
+        # with other fill bits has another length (a type 24 part B of 160 or 162 bits)
 
     def feed(self, line: str | bytes, received_at: float | None = None) -> list[Result]:
         """Decode one line; returns its records and rejections (plus any fragments that expired)."""
@@ -177,6 +220,10 @@ class AisDecoder:
         else:
             data = line.strip()
             raw = data.decode("ascii", "replace")
+        # the common line's payload is the 28 bytes before ",0*hh": a cheap test spares the others the regex
+        common = _COMMON(data) if data[-34:-33] == b"," else None
+        if common is not None:
+            return self._common(common, raw, received_at)
         counts = self.counts
         counts["lines"] += 1
         out: list[Result] = []
@@ -203,6 +250,58 @@ class AisDecoder:
         return out  # type: ignore[return-value]
 
     # -- framing ---------------------------------------------------------------------------
+
+    def _common(self, match: re.Match[bytes], raw: str, received_at: float | None) -> list[Result]:
+        """The common line (see _COMMON): what feed, _tagged, _tag_block, _sentence and _decode do with it, in
+        the same order, without the checks that its shape has already passed."""
+        tag, source_text, stamp_text, tag_check, body, payload, check = match.groups()
+        if tag is None:
+            source = None
+            now = self._clock() if received_at is None else received_at
+            sums = int.from_bytes(body, "little")
+        else:
+            if received_at is None:
+                self._clock()  # as _tagged, which reads it before it sees the c: time
+            sums = int.from_bytes(body, "little") | int.from_bytes(tag, "little") << 512
+        # Both checksums at once, as _xor does: the body folds into bits 0-7, the tag into bits 512-519 (each
+        # is at most 64 bytes long, so the two never mix).
+        sums ^= sums >> 256
+        sums ^= sums >> 128
+        sums ^= sums >> 64
+        sums ^= sums >> 32
+        sums ^= sums >> 16
+        sums ^= sums >> 8
+        if tag is not None:
+            actual = sums >> 512 & 255
+            if actual != _HEX2[tag_check]:
+                return self._rejected_line(
+                    Rejection("bad_checksum", raw, f"tag block checksum {tag_check.decode()} != {actual:02X}"))
+            source = source_text.decode()
+            now = float(stamp_text)
+            if now >= _MILLISECONDS_FROM:
+                now /= 1000.0
+        if now > self._next_expiry.get(source, _NEVER):
+            # Rare: the orphans are counted after the line, and the general path takes the sentence over.
+            self.counts["lines"] += 1
+            out: list[Result] = []
+            self._expire(source, now, out)
+            self._sentence(match.string[match.start(5) - 1:], raw, source, now, out)
+            return out
+        actual = sums & 255
+        if actual != _HEX2[check]:
+            return self._rejected_line(Rejection("bad_checksum", raw, f"checksum {_HEX2[check]:02X} != {actual:02X}"))
+        record = _fixed_position(payload, _SIXBIT[payload[0]], now, raw)
+        if type(record) is Rejection:
+            return self._rejected_line(record)
+        _count_elements(self.counts, _LINE_DECODED)  # Counter.update's C helper: two += 1 for the price of one
+        return [record]
+
+    def _rejected_line(self, rejection: Rejection) -> list[Result]:
+        """The result of a refused common line, counted as feed and _reject count it."""
+        counts = self.counts
+        counts["lines"] += 1
+        counts["rejected:" + rejection.reason] += 1
+        return [rejection]
 
     def _tagged(self, data: bytes, raw: str, received_at: float | None, out: list[Result]) -> float:
         """Handle ``\\tag\\sentence[\\tag\\sentence...]``; returns the receive time of the last one."""
@@ -231,11 +330,13 @@ class AisDecoder:
         try:
             if not star or not 1 <= len(check) <= 2:
                 raise ValueError
-            expected = int(check, 16)
+            expected = _HEX2.get(check)
+            if expected is None:
+                expected = int(check, 16)
         except ValueError:
             self._reject("malformed", text, "tag block without a *hh checksum", out)
             return None
-        actual = reduce(xor, body, 0)
+        actual = _xor(body)
         if actual != expected:
             self._reject("bad_checksum", text, f"tag block checksum {check.decode()} != {actual:02X}", out)
             return None
@@ -283,7 +384,7 @@ class AisDecoder:
 
     def _sentence(self, data: bytes, raw: str, source: str | None, now: float, out: list[Result]) -> None:
         """Validate one ``!xxVDM``/``!xxVDO`` sentence, then decode or queue it as a fragment."""
-        if now > self._next_expiry.get(source, math.inf):
+        if now > self._next_expiry.get(source, _NEVER):
             self._expire(source, now, out)
         if data[3:7] not in (b"VDM,", b"VDO,"):
             self.counts["not_ais"] += 1
@@ -292,12 +393,14 @@ class AisDecoder:
         try:
             if star < 0 or not 1 <= len(data) - star - 1 <= 2:
                 raise ValueError
-            expected = int(data[star + 1:], 16)
+            expected = _HEX2.get(data[star + 1:])
+            if expected is None:
+                expected = int(data[star + 1:], 16)
         except ValueError:
             self._reject("malformed", raw, "sentence without a *hh checksum", out)
             return
         body = data[1:star]
-        actual = reduce(xor, body, 0)
+        actual = _xor(body)
         if actual != expected:
             self._reject("bad_checksum", raw, f"checksum {expected:02X} != {actual:02X}", out)
             return
@@ -306,8 +409,7 @@ class AisDecoder:
             self._reject("malformed", raw, f"{len(fields)} fields instead of 7", out)
             return
         _, count, number, seq_id, channel, payload, fill = fields
-        if not (len(count) == 1 and len(number) == 1 and 49 <= number[0] <= count[0] <= 57
-                and len(fill) == 1 and 48 <= fill[0] <= 53):
+        if (count, number, fill) not in _FRAMING:
             self._reject("malformed", raw, "bad fragment count/number or fill bits", out)
             return
         if not payload:
@@ -378,11 +480,13 @@ class AisDecoder:
         if not limits[0] <= bits <= limits[1]:
             self._reject("bad_bit_count", raw, f"type {msg_type} with {bits} bits", out)
             return
-        if msg_type in _FIXED_POSITION:
-            self._fixed_position(bit_vector(payload, fill_bits)._value, msg_type, now, raw, out)
+        if msg_type in _FIXED_POSITION:  # 168 bits: 28 characters, fill 0
+            record = _fixed_position(payload, msg_type, now, raw)
+            out.append(record)
+            self.counts["decoded" if type(record) is Position else "rejected:" + record.reason] += 1
             return
         cacheable = msg_type == 5 or msg_type == 24
-        msg: Any = self._static_cache.get(payload) if cacheable else None
+        msg: Any = self._static_cache.get((payload, fill_bits)) if cacheable else None
         if msg is None:
             try:
                 msg = MSG_CLASS[msg_type].from_vector(bit_vector(payload, fill_bits))
@@ -392,7 +496,7 @@ class AisDecoder:
             if cacheable:
                 if len(self._static_cache) >= STATIC_CACHE_SIZE:
                     self._static_cache.clear()
-                self._static_cache[payload] = msg
+                self._static_cache[payload, fill_bits] = msg
         mmsi = msg.mmsi
         if not is_vessel_mmsi(mmsi):
             self._reject("invalid_mmsi", raw, f"MMSI {mmsi:09d} is not a vessel MMSI", out)
@@ -412,29 +516,6 @@ class AisDecoder:
             out.append(_static(msg, msg_type, now, raw))
         self.counts["decoded"] += 1
 
-    def _fixed_position(self, v: int, msg_type: int, now: float, raw: str, out: list[Result]) -> None:
-        """Types 1-3 and 18 (168 bits, fixed layout, most of the traffic) read straight off
-        pyais's bit vector: building pyais's 16-field message object would triple the cost.
-        Bit offsets per ITU-R M.1371; tests check the result against pyais's full decode."""
-        mmsi = (v >> 130) & 0x3FFFFFFF
-        if not is_vessel_mmsi(mmsi):
-            self._reject("invalid_mmsi", raw, f"MMSI {mmsi:09d} is not a vessel MMSI", out)
-            return
-        if msg_type == 18:
-            status, speed, lon, lat, course, heading = (None, (v >> 112) & 1023, (v >> 83) & 0xFFFFFFF,
-                                                        (v >> 56) & 0x7FFFFFF, (v >> 44) & 4095, (v >> 35) & 511)
-        else:
-            status, speed, lon, lat, course, heading = ((v >> 126) & 15, (v >> 108) & 1023, (v >> 79) & 0xFFFFFFF,
-                                                        (v >> 52) & 0x7FFFFFF, (v >> 40) & 4095, (v >> 31) & 511)
-        if lon & 0x8000000:  # two's complement, 28 bits
-            lon -= 0x10000000
-        if lat & 0x4000000:  # 27 bits
-            lat -= 0x8000000
-        if self._position(mmsi, now, to_lat_lon(lat), to_lat_lon(lon), None if speed == 1023 else speed / 10.0,
-                          None if course >= 3600 else course / 10.0, None if heading >= 360 else heading, status,
-                          msg_type, raw, out):
-            self.counts["decoded"] += 1
-
     def _position(self, mmsi: int, now: float, lat: float, lon: float, sog: float | None, cog: float | None,
                   heading: int | None, status: int | None, msg_type: int, raw: str, out: list[Result]) -> bool:
         """Validate the coordinates and emit the Position; False if rejected."""
@@ -452,19 +533,53 @@ class AisDecoder:
         out.append(Rejection(reason, raw, detail))
 
 
+def _fixed_position(payload: bytes, msg_type: int, now: float, raw: str) -> Position | Rejection:
+    """A type 1-3 or 18 report (168 bits, fixed layout, most of the traffic) read straight off the payload's
+    bits: building pyais's 16-field message object would triple the cost.  Bit offsets per ITU-R M.1371;
+    tests check the result against pyais's full decode.  The checks and their order are _position's."""
+    v = int.from_bytes(a2b_base64(payload.translate(_TO_BASE64)), "big")
+    mmsi = v >> 130 & 0x3FFFFFFF
+    if not (200_000_000 <= mmsi <= 799_999_999 or is_vessel_mmsi(mmsi)):  # most are ship stations
+        return Rejection("invalid_mmsi", raw, f"MMSI {mmsi:09d} is not a vessel MMSI")
+    if msg_type == 18:  # no status, and the fields from speed to heading 4 bits further on
+        status = None
+        v >>= 35
+    else:
+        status = v >> 126 & 15
+        v >>= 31
+    lon = v >> 48 & 0xFFFFFFF
+    if lon & 0x8000000:  # two's complement, 28 bits
+        lon -= 0x10000000
+    lat = v >> 21 & 0x7FFFFFF
+    if lat & 0x4000000:  # 27 bits
+        lat -= 0x8000000
+    # In 1/10000 minute: the degrees are pyais's to_lat_lon, round(x / 600000, 6), exactly (and without its
+    # call): x * 5 / 3 is never halfway between two integers.
+    lon = (lon * 10 + 3) // 6 / 1000000
+    lat = (lat * 10 + 3) // 6 / 1000000
+    if lat == 91.0 or lon == 181.0:
+        return Rejection("position_unavailable", raw, f"lat {lat} lon {lon}")
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+        return Rejection("position_out_of_range", raw, f"lat {lat} lon {lon}")
+    speed, course, heading = v >> 77 & 1023, v >> 9 & 4095, v & 511
+    return _new_tuple(Position, (str(mmsi), now, lat, lon, None if speed == 1023 else speed / 10,
+                                 None if course >= 3600 else course / 10, None if heading >= 360 else heading,
+                                 status, msg_type, raw))
+
+
 def _static(msg: Any, msg_type: int, now: float, raw: str) -> StaticData:
-    def text(name: str) -> str | None:
-        return getattr(msg, name, None) or None
+    """The static data of a pyais message of type 5, 19 or 24 (fields it lacks are None)."""
+    ship_type = getattr(msg, "ship_type", None)
+    imo = getattr(msg, "imo", None)
+    return _new_tuple(StaticData, (
+        str(msg.mmsi), now, msg_type, getattr(msg, "shipname", None) or None, getattr(msg, "callsign", None) or None,
+        None if ship_type is None else int(ship_type) or None, _number(getattr(msg, "to_bow", None)),
+        _number(getattr(msg, "to_stern", None)), _number(getattr(msg, "to_port", None)),
+        _number(getattr(msg, "to_starboard", None)), None if imo is None else int(imo) or None, raw))
 
-    def number(name: str) -> int | None:
-        value = getattr(msg, name, None)
-        return None if value is None else int(value)
 
-    ship_type = number("ship_type")
-    imo = number("imo")
-    return StaticData(str(msg.mmsi), now, msg_type, text("shipname"), text("callsign"),
-                      ship_type or None, number("to_bow"), number("to_stern"), number("to_port"),
-                      number("to_starboard"), imo or None, raw)
+def _number(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 # -- events ---------------------------------------------------------------------------------

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import itertools
+import random
 from functools import reduce
 from operator import xor
+from pathlib import Path
 
 import pytest
 from pyais import decode as pyais_decode
+from pyais.bit_vector import bit_vector
 from pyais.encode import encode_dict
+from pyais.messages import MSG_CLASS
 
 from alcyon.errors import InvalidEvent
+from alcyon_geofence import ais
 from alcyon_geofence.ais import (
     REJECTION_REASONS, AisDecoder, Position, Rejection, StaticData, is_vessel_mmsi, position_event,
     record_from_event, static_event,
 )
+
+DEMO = Path(ais.__file__).parent / "data" / "demo_tracks.nmea"
 
 # Exact counts of every file, worked out by reading the files (awk over the NMEA fields, and
 # pyais's own decoder for checksums, bit lengths, MMSIs and coordinates), not from this decoder.
@@ -136,14 +144,112 @@ def test_str_and_bytes_lines_decode_alike(ais_data):
     assert results_str == results_bytes and as_str.counts == as_bytes.counts
 
 
-@pytest.mark.parametrize("name", ["pyais_nmea_data_sample.txt", "gfw_mixed_types.nmea"])
-def test_positions_agree_with_pyais_full_decode(ais_data, name):
-    """Types 1-3 and 18 are read straight off the bit vector: check every field against pyais."""
-    _, results = _feed_file(ais_data / name)
-    positions = [r for r in results if isinstance(r, Position)]
-    assert {p.msg_type for p in positions} >= ({1, 3, 18} if "sample" in name else {1, 2, 3, 18, 19, 27})
+def _resum(line: str) -> str:
+    """``line`` with its sentence checksum, and its tag block's if any, recomputed."""
+    head, sep, sentence = line.rpartition("\\")
+    if sentence.startswith("!") and "*" in sentence:
+        sentence = _sentence(sentence[1:sentence.rindex("*")])
+    if head.startswith("\\") and "*" in head:
+        head = _tag(head[1:head.rindex("*")])[:-1]
+    return head + sep + sentence
+
+
+def _mutations(line: str, rng: random.Random, count: int) -> list[str]:
+    """``count`` random edits of ``line`` (a character replaced, deleted or inserted), each also with its
+    checksums recomputed so that it gets past them to the checks behind."""
+    out = []
+    for _ in range(count):
+        i = rng.randrange(len(line))
+        char = rng.choice("0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVW`abcdefghijklmnopqrstuvwxyz,*\\! \xe9")
+        edited = rng.choice((line[:i] + char + line[i + 1:], line[:i] + line[i + 1:], line[:i] + char + line[i:]))
+        out += [edited, _resum(edited)]
+    return out
+
+
+def _crafted() -> list[str]:
+    """Lines aimed at each check of the common shape: type 1/2/3/18 reports at and past the coordinate and
+    MMSI limits, payloads cut or padded, every fill, checksums in lowercase or one digit, tag blocks bad,
+    in milliseconds, long, or with other fields."""
+    out = []
+    for msg_type in (1, 2, 3, 18):
+        for fields in ({}, {"lat": 91.0}, {"lon": 181.0}, {"lat": -91.0, "lon": -181.0}, {"lat": 95.0},
+                       {"lon": -200.0}, {"lat": 90.0, "lon": 180.0}, {"lat": -90.0, "lon": -180.0},
+                       {"lat": -0.0001, "lon": 0.0001}, {"mmsi": 2270067}, {"mmsi": 992271234}, {"mmsi": 970123456},
+                       {"mmsi": 982271234}, {"mmsi": 799999999}, {"mmsi": 800000000}, {"heading": 360},
+                       {"speed": 102.3, "course": 360.0, "heading": 511}, {"status": 15}):
+            line = _encoded(type=msg_type, **fields)
+            body, check = line[1:].rsplit("*", 1)
+            payload = body.split(",")[5]
+            out += [line, "!" + body + "*" + check.lower(), "!" + body + "*" + check[1:], "!" + body + "*00",
+                    _resum(line.replace(",,A,", ",7,B,")), _resum(line.replace("!AIVDM", "!BSVDO"))]
+            out += [_sentence(body.replace(payload + ",0", (payload + "w")[:n] + fill))
+                    for n in (0, 1, 27, 29) for fill in (",0", ",1", ",2", ",5", ",6", ",", ",00")]
+            for tag in ("s:r1,c:1699401978", "s:r1,c:1699401978123", "c:1699401978,s:r1", "s:r1,t:x,c:1699401978",
+                        "s:" + "r" * 40 + ",c:1699401978", "s:" + "r" * 60 + ",c:1699401978123", "s:,c:0",
+                        "s:r1,c:99999999999", "s:r1,c:100000000000", "s:r1,c:12345678901234", "s:r 1,c:5",
+                        "g:1-2-7,s:r1,c:9"):
+                out += [_tag(tag) + line, _tag(tag).lower() + line, "\\" + tag + "*00\\" + line,
+                        _tag(tag)[:-1] + line, _tag(tag) + "!" + body + "*00"]
+    return out
+
+
+def _pyais_message(raw: str):
+    """pyais's full decode of the payload of ``raw`` (its fragments, newline-separated, joined)."""
+    fields = [part.rsplit("\\", 1)[-1].rsplit("*", 1)[0].split(",") for part in raw.split("\n")]
+    vector = bit_vector("".join(f[5] for f in fields).encode(), int(fields[-1][6]))
+    return MSG_CLASS[vector.get_num(0, 6)].from_vector(vector)
+
+
+@pytest.fixture(scope="module")
+def corpus() -> list[tuple[str, list[str]]]:
+    """(name, lines): every sample file, the demo recording, mutations of all their lines, crafted lines."""
+    files = sorted(p for p in (Path(__file__).parent / "data").iterdir() if p.suffix != ".md") + [DEMO]
+    rng = random.Random(20250601)
+    out = []
+    for path in files:
+        lines = path.read_text(encoding="latin-1").splitlines()
+        out.append((path.name, lines))
+        out.append((path.name + " mutated", [m for line in lines if line for m in _mutations(line, rng, 2)]))
+    out.append(("crafted", _crafted()))
+    return out
+
+
+def test_the_common_line_decodes_as_on_the_general_path(corpus, monkeypatch):
+    """The common shape (_COMMON) has its own path: with it and without it, every line of the corpus gives
+    the same results, the same counts (in the same order) and the same readings of the clock."""
+    def run(lines: list[str]) -> tuple[list, list, int]:
+        ticks = itertools.count()
+        decoder = AisDecoder(clock=lambda: 1e9 + next(ticks))
+        results = [decoder.feed(line.encode("latin-1") if i % 2 else line, None if i % 3 else 2e9 + i)
+                   for i, line in enumerate(lines)]
+        return results + [decoder.flush()], list(decoder.counts.items()), next(ticks)
+
+    common = 0
+    for name, lines in corpus:
+        fast = run(lines)
+        common += sum(ais._COMMON(line.encode("latin-1")) is not None for line in lines)
+        with monkeypatch.context() as patched:
+            patched.setattr(ais, "_COMMON", lambda data: None)
+            assert run(lines) == fast, name
+    assert common > 5000  # the common path was taken
+
+
+def test_positions_agree_with_pyais_full_decode(corpus):
+    """Types 1-3 and 18 are read straight off the payload's bits: check every field against pyais, and the
+    rejections of the content against pyais's values, on every line of the corpus."""
+    positions, refused = [], []
+    for _, lines in corpus:
+        decoder = AisDecoder()
+        for i, line in enumerate(lines):
+            for result in decoder.feed(line, float(i)):
+                if type(result) is Position:
+                    positions.append(result)
+                elif type(result) is Rejection and result.reason in (
+                        "invalid_mmsi", "position_unavailable", "position_out_of_range"):
+                    refused.append(result)
+    assert {p.msg_type for p in positions} == {1, 2, 3, 18, 19, 27} and len(refused) > 500
     for pos in positions:
-        msg = pyais_decode(*pos.raw.split("\n"))
+        msg = _pyais_message(pos.raw)
         assert (pos.mmsi, pos.lat, pos.lon, pos.msg_type) == (str(msg.mmsi), msg.lat, msg.lon, msg.msg_type)
         if pos.msg_type == 27:
             assert (pos.sog, pos.cog) == (None if msg.speed == 63 else msg.speed,
@@ -153,6 +259,14 @@ def test_positions_agree_with_pyais_full_decode(ais_data, name):
             assert pos.cog == (None if msg.course >= 360 else msg.course)
             assert pos.heading == (None if msg.heading >= 360 else msg.heading)  # 511 = n/a, 360-510 invalid
         assert pos.nav_status == (int(msg.status) if pos.msg_type in (1, 2, 3, 27) else None)
+    for rejection in refused:
+        msg = _pyais_message(rejection.line)
+        if not is_vessel_mmsi(msg.mmsi):
+            assert rejection.reason == "invalid_mmsi"
+        elif msg.lat == 91 or msg.lon == 181:
+            assert rejection.reason == "position_unavailable"
+        else:
+            assert rejection.reason == "position_out_of_range" and (abs(msg.lat) > 90 or abs(msg.lon) > 180)
 
 
 def test_not_available_values_become_none():
@@ -335,3 +449,18 @@ def test_events_round_trip_to_records(ais_data):
     event = position_event(records[0], "s")
     with pytest.raises(InvalidEvent, match="lacks data field 'lat'"):
         record_from_event(type(event)(type=event.type, source="s", subject="1", data={}))
+
+
+def test_the_static_cache_tells_the_same_payload_with_other_fill_bits_apart() -> None:
+    # a type 24 part B of 27 characters is 162 bits with fill 0 and 160 with fill 2: the last
+    # dimension field reads other bits, so one must not be answered from the other's cache entry
+    payload = "H52aML4T4=@Q<D4000000000003"  # part B; its last character holds to_starboard
+
+    def line(fill: int) -> str:
+        body = f"AIVDM,1,1,,B,{payload},{fill}"
+        return f"!{body}*{reduce(xor, body.encode(), 0):02X}"
+
+    fresh = [AisDecoder().feed(line(fill), 0.0) for fill in (0, 2)]
+    shared = AisDecoder()
+    assert [shared.feed(line(fill), 0.0) for fill in (0, 2)] == fresh
+    assert fresh[0][0].to_starboard != fresh[1][0].to_starboard
