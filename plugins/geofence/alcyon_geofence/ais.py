@@ -14,6 +14,7 @@ are not AIS at all count as ``comment``, ``blank`` or ``not_ais``.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import time as _time
@@ -24,11 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import reduce
+from hashlib import sha1
 from operator import xor
 from typing import Any, NamedTuple
 
 from alcyon.errors import InvalidEvent
-from alcyon.events import Event, uuid5_str
+from alcyon.events import Event, uuid5_from_sha1
 from pyais.bit_vector import bit_vector
 from pyais.exceptions import AISBaseException
 from pyais.messages import MSG_CLASS
@@ -591,13 +593,19 @@ STATIC_EVENT = "ais.static"
 def record_event_id(event_type: str, source: str, raw: str, time: float) -> str:
     """Deterministic id: the same sentence(s) received at the same time by the same source
     always get the same id, so a replayed line deduplicates downstream."""
-    return uuid5_str(AIS_EVENT_NAMESPACE, f"{event_type}\x1f{source}\x1f{raw}\x1f{time!r}")
+    return uuid5_from_sha1(sha1(_id_prefix(event_type, source) + f"{raw}\x1f{time!r}".encode()).hexdigest())
+
+
+@functools.lru_cache(maxsize=256)
+def _id_prefix(event_type: str, source: str) -> bytes:
+    """The constant start of what ``record_event_id`` hashes (uuid5: namespace bytes, then the name)."""
+    return AIS_EVENT_NAMESPACE.bytes + f"{event_type}\x1f{source}\x1f".encode()
 
 
 def _event(event_type: str, record: Record, source: str, data: dict[str, object]) -> Event:
-    return Event(type=event_type, source=source, subject=record.mmsi,
-                 time=datetime.fromtimestamp(record.time, timezone.utc),
-                 id=record_event_id(event_type, source, record.raw, record.time), data=data)
+    # positional: (type, source, subject, data, time, id)
+    return Event(event_type, source, record.mmsi, data, datetime.fromtimestamp(record.time, timezone.utc),
+                 record_event_id(event_type, source, record.raw, record.time))
 
 
 def position_event(pos: Position, source: str) -> Event:
