@@ -17,7 +17,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections import defaultdict
+from itertools import chain
+from operator import attrgetter, itemgetter
 from typing import Any, Iterable, Mapping
+
+import numpy as np
 
 from alcyon.errors import ConfigError
 
@@ -189,7 +194,242 @@ def process_batch(records: Iterable[Position | StaticData], states: Mapping[str,
     MMSI and sorted by time; stale and duplicate positions are dropped before one
     vectorised containment pass and one vectorised leg-crossing pass over the whole batch.
     Alerts come out vessel by vessel (MMSI order), in time order for each vessel.
+
+    The outcome is that of :func:`apply_static` and :func:`step` on each record in that order
+    (:func:`_process_batch_stepwise`), but ``step`` only runs where something can happen: at a
+    position inside a zone, at the end of a leg crossing one, after a gap, or while the vessel
+    is in a zone.  Anywhere else a position only becomes ``last``, so a run of them is folded
+    into its final one.
     """
+    records = records if isinstance(records, list) else list(records)
+    if len(records) < _SMALL_BATCH:
+        return _process_batch_stepwise(records, states, index, config)
+    positions: defaultdict[str, list[Position]] = defaultdict(list)
+    statics: defaultdict[str, list[StaticData]] = defaultdict(list)
+    for record in records:
+        (positions if type(record) is Position else statics)[record.mmsi].append(record)
+    vessels = sorted(positions.keys() | statics.keys()) if statics else sorted(positions)
+    olds: list[dict[str, Any]] = [states.get(mmsi) or {} for mmsi in vessels]
+    fresh = _fresh(vessels, positions, olds)
+    if fresh is None or any(math.isnan(static.time) for mine in statics.values() for static in mine):
+        return _process_batch_stepwise(records, states, index, config)  # NaN times: only Python's sort decides
+    kept, ends, t, lon, lat, before = fresh
+    elapsed = t - before[0]
+    legs = np.flatnonzero(elapsed <= config.gap_seconds)  # NaN (no position before) is neither leg nor gap
+    gaps = set(np.flatnonzero(elapsed > config.gap_seconds).tolist())
+    inside = index.containing_hits(lon, lat)
+    crossed: dict[int, frozenset[str]] = {}
+    if legs.size:
+        leg_ends = legs.tolist()
+        for leg, zones in index.crossing_hits(before[1][legs], before[2][legs], lon[legs], lat[legs]).items():
+            crossed[leg_ends[leg]] = zones
+    hot = sorted(gaps.union(inside, crossed))
+
+    new_states: dict[str, dict[str, Any]] = {}
+    alerts: list[Alert] = []
+    start = h = 0
+    for number, mmsi in enumerate(vessels):
+        end = ends[number]
+        state = olds[number]
+        mine = statics.get(mmsi) if statics else None
+        if mine and len(mine) > 1:
+            mine.sort(key=_order)
+        first_hot = h
+        while h < len(hot) and hot[h] < end:
+            h += 1
+        zones = state.get("zones")
+        if h - first_hot == 1 and not (zones or mine) and hot[first_hot] in gaps and hot[first_hot] not in inside:
+            # the commonest event: back from a silence, in no zone before or after (as in _walk)
+            k = hot[first_hot]
+            if k > start:
+                previous = kept[k - 1].time, kept[k - 1].lat, kept[k - 1].lon
+            else:
+                last = state["last"]
+                previous = last["time"], last["lat"], last["lon"]
+            alerts.append(_gap_alert(kept[k], state.get("name"), previous))
+            state = _advanced(state, kept[end - 1])
+        elif h > first_hot or zones:
+            state = _walk(state, kept, start, end, hot[first_hot:h], mine or [], gaps, inside, crossed, index,
+                          config, alerts)
+        else:  # nothing can happen: the static data sets the name, the last position becomes "last"
+            for static in mine or ():
+                state = apply_static(state, static)
+            if end > start:
+                state = _advanced(state, kept[end - 1])
+        new_states[mmsi] = state
+        start = end
+    return new_states, alerts
+
+
+#: Batches of fewer records take the stepwise path: for them the fixed cost of the fast path's
+#: numpy work outweighs what it saves.
+_SMALL_BATCH = 16
+
+_TIME, _LON, _LAT = attrgetter("time"), attrgetter("lon"), attrgetter("lat")
+_STORED = itemgetter("time", "lon", "lat")
+#: Stands for the stored last of a vessel without one: -inf as in the stepwise path, where a
+#: position at -inf is stale too.
+_NO_LAST = {"time": -math.inf, "lon": math.nan, "lat": math.nan}
+
+
+def _fresh(vessels: list[str], positions: dict[str, list[Position]], olds: list[dict[str, Any]]
+           ) -> tuple[list[Position], list[int], np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """The positions that count, vessel after vessel in :func:`_order`, and their columns:
+    (positions, end of each vessel's run, time, lon, lat, the (time, lon, lat) of the point
+    before each: the vessel's previous position, else its stored last, else NaN).  Positions
+    not newer than the one before are dropped (:func:`step` ignores them).  None when a time
+    is NaN."""
+    flat: list[Position] = []
+    ends: list[int] = []
+    starts: list[int] = []
+    lasts: list[dict[str, Any]] = []  # the stored last of each vessel that has positions
+    unknown: list[int] = []  # those of them without one
+    for number, mmsi in enumerate(vessels):
+        mine = positions.get(mmsi)
+        if mine:
+            last = olds[number].get("last")
+            if last is None:
+                unknown.append(len(lasts))
+                last = _NO_LAST
+            lasts.append(last)
+            starts.append(len(flat))
+            flat += mine
+        ends.append(len(flat))
+    n = len(flat)
+    t = np.fromiter(map(_TIME, flat), float, n)
+    if np.isnan(t).any():
+        return None
+    first = np.array(starts, dtype=np.intp)
+    stored = np.fromiter(chain.from_iterable(map(_STORED, lasts)), float, 3 * len(lasts)).reshape(-1, 3).T
+    ordered = t[1:] > t[:-1]
+    ordered[first[1:] - 1] = True  # a vessel's first position comes after another vessel's
+    stale = t[first] <= stored[0]
+    if not ordered.all() or stale.any():
+        # out of time order, reported twice or older than the stored last: sort those vessels in Python
+        runs = set(np.searchsorted(first, np.flatnonzero(~ordered) + 1, side="right") - 1)
+        runs.update(np.flatnonzero(stale))
+        owners = [mmsi for mmsi in vessels if positions.get(mmsi)]
+        for run in runs:
+            positions[owners[run]] = _newer(positions[owners[run]], stored[0][run])
+        return _fresh(vessels, positions, olds)
+    lon = np.fromiter(map(_LON, flat), float, n)
+    lat = np.fromiter(map(_LAT, flat), float, n)
+    before = np.empty((3, n))
+    before[:, 1:] = np.array((t[:-1], lon[:-1], lat[:-1]))
+    before[:, first] = stored
+    before[0, first[unknown]] = math.nan  # no point before: neither a leg nor a gap
+    return flat, ends, t, lon, lat, before
+
+
+def _newer(mine: list[Position], last_time: float) -> list[Position]:
+    """One vessel's positions in :func:`_order` without those :func:`step` would ignore."""
+    mine.sort(key=_order)
+    out = []
+    for pos in mine:
+        if not pos.time <= last_time:  # not ">": a NaN stored time makes nothing stale, as in step
+            out.append(pos)
+            last_time = pos.time
+    return out
+
+
+def _walk(state: dict[str, Any], kept: list[Position], start: int, end: int, hot: list[int],
+          statics: list[StaticData], gaps: set[int], inside: dict[int, frozenset[str]],
+          crossed: dict[int, frozenset[str]], index: ZoneIndex, config: TrackerConfig,
+          alerts: list[Alert]) -> dict[str, Any]:
+    """One vessel's records through :func:`apply_static` and :func:`step` in order: its positions
+    ``kept[start:end]`` (``hot``: those where something may happen, ascending) and its static
+    data sorted by :func:`_order`.  Appends the alerts, returns the new state.
+
+    A position after which step would leave the zones as they were only becomes ``last``: it is
+    held back as ``pending`` and applied when the state is needed, so a run of them costs one
+    new state.  (Static data changes neither, so it may come in between.)
+    """
+    s = 0
+    upcoming = iter(hot)
+    nxt = next(upcoming, end)
+    pending = None
+    k = start
+    while k < end:
+        zones = state.get("zones")
+        if k < nxt and not zones:  # nothing happens before the next hot position
+            pending = kept[nxt - 1]
+            k = nxt
+            if k == end:
+                break
+        if k == nxt:
+            nxt = next(upcoming, end)
+        pos = kept[k]
+        while s < len(statics) and statics[s].time <= pos.time:  # static data first at equal times
+            state = apply_static(state, statics[s])
+            s += 1
+        here = inside.get(k, _EMPTY)
+        if zones and k not in gaps and _stays(state, pos, here, crossed.get(k, _EMPTY), index):
+            pending = pos
+        elif not zones and not here and k in gaps:
+            # back from a silence outside every zone (no leg is drawn over a gap): step's gap alert only
+            if pending is None:
+                last = state["last"]
+                previous = last["time"], last["lat"], last["lon"]
+            else:
+                previous = pending.time, pending.lat, pending.lon
+            alerts.append(_gap_alert(pos, state.get("name"), previous))
+            pending = pos
+        else:
+            if pending is not None:
+                state, pending = _advanced(state, pending), None
+            state, found = step(state, pos, index, here, config, crossed.get(k, _EMPTY))
+            alerts += found
+        k += 1
+    if pending is not None:
+        state = _advanced(state, pending)
+    for static in statics[s:]:
+        state = apply_static(state, static)
+    return state
+
+
+def _gap_alert(pos: Position, vessel_name: str | None, previous: tuple[float, float, float]) -> Alert:
+    """The alert of :func:`step` for a gap outside every zone, for a third of the cost of
+    ``Alert(...)``: the ``__init__`` of a frozen dataclass sets each field through ``object.__setattr__``."""
+    alert = object.__new__(Alert)
+    alert.__dict__.update(kind="gap", rule=_GAP_RULE, mmsi=pos.mmsi, time=pos.time, lat=pos.lat, lon=pos.lon,
+                          sog=pos.sog, zone_id=None, zone_name=None, vessel_name=vessel_name, since=None,
+                          previous=previous, zones=(), cause=pos)
+    return alert
+
+
+_GAP_RULE = ALERT_EVENT_PREFIX + "gap"
+
+
+def _stays(state: dict[str, Any], pos: Position, here: frozenset[str], crossed: frozenset[str],
+           index: ZoneIndex) -> bool:
+    """Whether :func:`step` (after no gap) would leave the vessel's zones as they are: ``pos``
+    is inside exactly those, all still concerning it, the leg crosses no other, no dwell is due."""
+    zones = state["zones"]
+    if here != zones.keys() or not crossed <= here:
+        return False
+    mmsi, ship_type = pos.mmsi, state.get("ship_type")
+    for zone_id, visit in zones.items():
+        zone = index.get(zone_id)
+        if zone is None or not zone.rules.concerns(mmsi, ship_type):
+            return False
+        if not visit["dwell"] and zone.rules.dwell_due(pos.time - visit["since"], pos.sog):
+            return False
+    return True
+
+
+def _advanced(state: dict[str, Any], pos: Position) -> dict[str, Any]:
+    """What :func:`step` returns when it leaves the zones as they are (after :func:`_stays`, or
+    outside every zone, after no gap, with none in ``state``)."""
+    zones = state.get("zones")
+    return _state(state, {"time": pos.time, "lat": pos.lat, "lon": pos.lon, "sog": pos.sog},
+                  {zone_id: dict(zones[zone_id]) for zone_id in sorted(zones)} if zones else {})
+
+
+def _process_batch_stepwise(records: Iterable[Position | StaticData],
+                            states: Mapping[str, dict[str, Any] | None], index: ZoneIndex,
+                            config: TrackerConfig) -> tuple[dict[str, dict[str, Any]], list[Alert]]:
+    """:func:`process_batch` the plain way, :func:`step` on every position: for small batches,
+    where it costs less, and for NaN times, whose order only Python's sort can tell."""
     by_vessel: dict[str, list[Position | StaticData]] = {}
     for record in records:
         mine = by_vessel.get(record.mmsi)

@@ -325,14 +325,16 @@ class ZoneIndex:
     """Answers, for whole arrays at once, which zones contain points and which zones legs cross.
 
     Each polygon part is a candidate with its own bounding box.  Points are sorted by
-    longitude once so that each part's candidates are a slice found by binary search; the
-    slice is filtered on latitude, then ``shapely.contains_xy`` runs on the prepared part.
-    Legs: every leg's box is compared with every part's box in one numpy operation, then
-    ``shapely.intersects`` runs on the (prepared part, LineString) candidate pairs only.
+    longitude so that each part's candidates are a slice found by binary search; the
+    slices are filtered on latitude, then ``shapely.contains_xy`` runs on the (prepared part,
+    point) pairs left, all in one call.
+    Legs: every leg's box is compared with every zone's box in one numpy operation, then with
+    the boxes of the parts of the zones it meets; ``shapely.intersects`` runs on the (prepared
+    part, LineString) candidate pairs only.
     """
 
-    #: Legs are tested against all part boxes at once in chunks of at most this many
-    #: (leg, part) pairs, to bound memory with many zones.
+    #: Points and legs are taken in chunks of at most this many divided by the number of
+    #: parts, to bound the (point or leg, part) candidate pairs, hence memory, with many zones.
     MAX_PAIRS = 4_000_000
 
     def __init__(self, zones: Iterable[Zone]) -> None:
@@ -349,8 +351,19 @@ class ZoneIndex:
         shapely.prepare(self._parts)
         self._owner = np.array(owners, dtype=np.intp)
         self._ids = [zone.id for zone in self.zones]
+        self._part_zone = [frozenset({self._ids[owner]}) for owner in owners]  # {id} of each part's zone
         bounds = shapely.bounds(self._parts) if parts else np.empty((0, 4))
         self._minx, self._miny, self._maxx, self._maxy = (np.ascontiguousarray(bounds[:, i]) for i in range(4))
+        # A zone's parts are consecutive: its first part, how many, and its box (bounding theirs),
+        # which screens legs before the parts' boxes do.
+        self._zone_first = np.flatnonzero(np.diff(self._owner, prepend=-1))
+        self._zone_parts = np.diff(self._zone_first, append=self._owner.size)
+        self._zone_box = (self._minx, self._miny, self._maxx, self._maxy)
+        if parts:
+            self._zone_box = (np.minimum.reduceat(self._minx, self._zone_first),
+                              np.minimum.reduceat(self._miny, self._zone_first),
+                              np.maximum.reduceat(self._maxx, self._zone_first),
+                              np.maximum.reduceat(self._maxy, self._zone_first))
 
     def __len__(self) -> int:
         return len(self.zones)
@@ -361,29 +374,37 @@ class ZoneIndex:
     def containing(self, lon: Sequence[float] | np.ndarray, lat: Sequence[float] | np.ndarray) -> list[frozenset[str]]:
         """For each point, the ids of the zones containing it (boundary excluded)."""
         lon = np.asarray(lon, dtype=float)
-        lat = np.asarray(lat, dtype=float)
         found: list[frozenset[str]] = [_EMPTY] * lon.size
-        if not lon.size or not self._parts.size:
-            return found
-        order = np.argsort(lon, kind="stable")
-        slon, slat = lon[order], lat[order]
-        starts = np.searchsorted(slon, self._minx, side="left")
-        ends = np.searchsorted(slon, self._maxx, side="right")
-        hits: dict[int, set[str]] = {}
-        for part in np.flatnonzero(ends > starts):
-            start, end = starts[part], ends[part]
-            band = slat[start:end]
-            candidates = np.flatnonzero((band >= self._miny[part]) & (band <= self._maxy[part]))
-            if not candidates.size:
-                continue
-            candidates += start
-            inside = candidates[shapely.contains_xy(self._parts[part], slon[candidates], slat[candidates])]
-            zone_id = self._ids[self._owner[part]]
-            for point in order[inside].tolist():
-                hits.setdefault(point, set()).add(zone_id)
+        hits = self.containing_hits(lon, lat)
         for point, ids in hits.items():
-            found[point] = frozenset(ids)
+            found[point] = ids
         return found
+
+    def containing_hits(self, lon: Sequence[float] | np.ndarray,
+                        lat: Sequence[float] | np.ndarray) -> dict[int, frozenset[str]]:
+        """:meth:`containing` for the points inside some zone only: {point number: zone ids}."""
+        lon = np.asarray(lon, dtype=float)
+        lat = np.asarray(lat, dtype=float)
+        if not lon.size or not self._parts.size:
+            return {}
+        hits: dict[int, frozenset[str]] = {}
+        step = max(1, self.MAX_PAIRS // self._parts.size)
+        for first in range(0, lon.size, step):
+            order = np.argsort(lon[first:first + step], kind="stable")
+            slon, slat = lon[first:first + step][order], lat[first:first + step][order]
+            starts = np.searchsorted(slon, self._minx, side="left")
+            sizes = np.searchsorted(slon, self._maxx, side="right") - starts
+            if not sizes.any():
+                continue
+            # (part, point) for every point of every part's longitude slice, then on latitude
+            part, point = _ranges(starts, sizes)
+            near = (slat[point] >= self._miny[part]) & (slat[point] <= self._maxy[part])
+            if not near.any():
+                continue
+            part, point = part[near], point[near]
+            inside = shapely.contains_xy(self._parts[part], slon[point], slat[point])
+            self._collect(hits, (order[point[inside]] + first).tolist(), part[inside].tolist())
+        return hits
 
     def crossing(self, lon1: Sequence[float] | np.ndarray, lat1: Sequence[float] | np.ndarray,
                  lon2: Sequence[float] | np.ndarray, lat2: Sequence[float] | np.ndarray) -> list[frozenset[str]]:
@@ -393,32 +414,62 @@ class ZoneIndex:
         antimeridian (the short way round) and is split there into two segments.
         Zero-length legs intersect nothing here: use :meth:`containing` for points.
         """
+        lon1 = np.asarray(lon1, dtype=float)
+        found: list[frozenset[str]] = [_EMPTY] * lon1.size
+        for leg, ids in self.crossing_hits(lon1, lat1, lon2, lat2).items():
+            found[leg] = ids
+        return found
+
+    def crossing_hits(self, lon1: Sequence[float] | np.ndarray, lat1: Sequence[float] | np.ndarray,
+                      lon2: Sequence[float] | np.ndarray,
+                      lat2: Sequence[float] | np.ndarray) -> dict[int, frozenset[str]]:
+        """:meth:`crossing` for the legs that intersect some zone only: {leg number: zone ids}."""
         x1, y1, x2, y2 = (np.asarray(a, dtype=float) for a in (lon1, lat1, lon2, lat2))
-        found: list[frozenset[str]] = [_EMPTY] * x1.size
         if not x1.size or not self._parts.size:
-            return found
+            return {}
         leg, sx1, sy1, sx2, sy2 = _split_antimeridian(x1, y1, x2, y2)
         moving = (sx1 != sx2) | (sy1 != sy2)
-        leg, sx1, sy1, sx2, sy2 = leg[moving], sx1[moving], sy1[moving], sx2[moving], sy2[moving]
-        hits: dict[int, set[str]] = {}
+        if not moving.all():
+            leg, sx1, sy1, sx2, sy2 = leg[moving], sx1[moving], sy1[moving], sx2[moving], sy2[moving]
+        hits: dict[int, frozenset[str]] = {}
         step = max(1, self.MAX_PAIRS // self._parts.size)
         for start in range(0, leg.size, step):
             chunk = slice(start, start + step)
             ax1, ay1, ax2, ay2 = sx1[chunk], sy1[chunk], sx2[chunk], sy2[chunk]
-            boxes = ((np.minimum(ax1, ax2)[:, None] <= self._maxx) & (np.maximum(ax1, ax2)[:, None] >= self._minx)
-                     & (np.minimum(ay1, ay2)[:, None] <= self._maxy) & (np.maximum(ay1, ay2)[:, None] >= self._miny))
-            segment, part = np.nonzero(boxes)
-            if not segment.size:
+            lox, loy, hix, hiy = np.minimum(ax1, ax2), np.minimum(ay1, ay2), np.maximum(ax1, ax2), np.maximum(ay1, ay2)
+            zminx, zminy, zmaxx, zmaxy = self._zone_box
+            # the zones whose longitudes the segment's span meets (zone-major: numpy's fast layout),
+            # then of those pairs the ones whose latitudes meet too
+            zone, segment = np.divmod(np.flatnonzero((zmaxx[:, None] >= lox) & (zminx[:, None] <= hix)), lox.size)
+            near = (loy[segment] <= zmaxy[zone]) & (hiy[segment] >= zminy[zone])
+            if not near.any():
                 continue
-            coords = np.stack([np.stack([ax1[segment], ay1[segment]], axis=1),
-                               np.stack([ax2[segment], ay2[segment]], axis=1)], axis=1)
-            lines = shapely.linestrings(coords)
+            zone, segment = zone[near], segment[near]
+            # each (segment, zone) pair becomes (segment, part) for every part of the zone
+            pair, part = _ranges(self._zone_first[zone], self._zone_parts[zone])
+            segment = segment[pair]
+            boxes = ((lox[segment] <= self._maxx[part]) & (hix[segment] >= self._minx[part])
+                     & (loy[segment] <= self._maxy[part]) & (hiy[segment] >= self._miny[part]))
+            if not boxes.any():
+                continue
+            segment, part = segment[boxes], part[boxes]
+            lines = shapely.linestrings(np.stack((ax1, ay1, ax2, ay2), axis=1)[segment].reshape(-1, 2, 2))
             touching = shapely.intersects(self._parts[part], lines)
-            for seg, prt in zip(segment[touching].tolist(), part[touching].tolist()):
-                hits.setdefault(int(leg[start + seg]), set()).add(self._ids[self._owner[prt]])
-        for index, ids in hits.items():
-            found[index] = frozenset(ids)
-        return found
+            self._collect(hits, leg[start + segment[touching]].tolist(), part[touching].tolist())
+        return hits
+
+    def _collect(self, hits: dict[int, frozenset[str]], numbers: list[int], parts: list[int]) -> None:
+        """Adds the zone of ``parts[i]`` to the ids in ``hits`` of point (or leg) ``numbers[i]``."""
+        for number, part in zip(numbers, parts):
+            found = hits.get(number)
+            hits[number] = self._part_zone[part] if found is None else found | self._part_zone[part]
+
+
+def _ranges(starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (i, j) with ``starts[i] <= j < starts[i] + sizes[i]`` (sizes < 0 count as 0), in that order."""
+    sizes = np.maximum(sizes, 0)
+    owner = np.repeat(np.arange(sizes.size), sizes)
+    return owner, np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(owner.size)
 
 
 def _split_antimeridian(x1: np.ndarray, y1: np.ndarray, x2: np.ndarray,

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
+import math
 import random
 
 import msgpack
 import numpy as np
 import pytest
-from shapely.geometry import Point
+from shapely.geometry import LineString, Point
 
 from alcyon.errors import ConfigError
 from alcyon.events import derive, derived_id
 from alcyon_geofence.ais import AisDecoder, Position, Rejection, StaticData, position_event
 from alcyon_geofence.make_demo import DEMO_FILE
-from alcyon_geofence.tracker import ALERT_KINDS, TrackerConfig, process_batch, step
-from alcyon_geofence.zones import ZoneIndex, zones_from_geojson
+from alcyon_geofence.tracker import ALERT_KINDS, TrackerConfig, apply_static, process_batch, step
+from alcyon_geofence.zones import ZoneIndex, parse_rules, zones_from_geojson
 
 CONFIG = TrackerConfig()
 T0 = 1_750_000_000.0
@@ -227,6 +229,170 @@ def test_shuffled_and_duplicated_input_gives_the_same_alerts(index):
     assert shuffled_any
     assert dirty == clean
     assert dirty_states == clean_states
+
+
+def _stepwise(records, states, index, config):
+    """process_batch the plain way: each vessel's records in order through apply_static or step,
+    which finds the zones crossed by each leg itself."""
+    by_vessel = {}
+    for record in records:
+        by_vessel.setdefault(record.mmsi, []).append(record)
+    new_states, alerts = {}, []
+    for mmsi in sorted(by_vessel):
+        state = states.get(mmsi) or {}
+        for record in sorted(by_vessel[mmsi], key=lambda r: (r.time, isinstance(r, Position), r.raw)):
+            if isinstance(record, StaticData):
+                state = apply_static(state, record)
+            else:
+                state, found = step(state, record, index, index.containing([record.lon], [record.lat])[0], config)
+                alerts += found
+        new_states[mmsi] = state
+    return new_states, alerts
+
+
+def _random_tracks(rng, zones, config, vessels=30, pings=60):
+    """Vessels around real zones: drifting in and out, dwelling, going dark, reporting twice in a
+    second, with static data now and then; every third starts in both Gâvres (9) and rade de
+    Lorient (17), every fifth heads off in a straight line."""
+    centres = [z.geometry.representative_point() for z in zones]
+    both = next(z for z in zones if z.id == "9").geometry.representative_point()
+    records = []
+    for v in range(vessels):
+        mmsi = f"2271{v:05d}"
+        centre = both if v % 3 == 0 else rng.choice(centres)
+        x, y = centre.x + rng.uniform(-0.005, 0.005), centre.y + rng.uniform(-0.005, 0.005)
+        t = T0 + rng.uniform(0, 600)
+        spread = rng.choice([0.001, 0.005, 0.02])
+        heading = (rng.uniform(-0.03, 0.03), rng.uniform(-0.03, 0.03)) if v % 5 == 1 else (0.0, 0.0)
+        for _ in range(pings):
+            t += rng.choices([0.0, 30.0, 60.0, 240.0, config.gap_seconds, config.gap_seconds + 1],
+                             [2, 40, 30, 10, 3, 3])[0]
+            x, y = x + heading[0] + rng.gauss(0, spread), y + heading[1] + rng.gauss(0, spread)
+            if rng.random() < 0.04:
+                x, y = centre.x, centre.y  # back inside
+            if rng.random() < 0.05:
+                records.append(_static(mmsi, t + rng.choice([-5.0, 0.0, 5.0]),
+                                       name=rng.choice([None, "ALPHA", "BRAVO"]), ship_type=rng.choice([None, 30, 70])))
+            records.append(_ping(mmsi, t, x, y, sog=rng.choice([None, 0.0, 2.5, 6.0, 14.0])))
+    return records
+
+
+def _across_9_inside_17(zone):
+    """Two points of rade de Lorient (17) outside Gâvres (9) whose leg crosses Gâvres."""
+    g9, g17 = zone("9").geometry, zone("17").geometry
+    near = [Point(x, y) for x in np.linspace(-3.343, -3.251, 40) for y in np.linspace(47.678, 47.736, 30)
+            if g17.contains(Point(x, y)) and not g9.contains(Point(x, y)) and Point(x, y).distance(g9) < 0.005]
+    return next((a, b) for a in near for b in near if LineString([a, b]).intersects(g9))
+
+
+def _corner_cases(zone, config):
+    """Hand-made vessels for the cases random tracks seldom hit: (records in time order, stored states)."""
+    both = zone("9").geometry.representative_point()
+    west, east = _across_9_inside_17(zone)
+    # shuttling inside rade de Lorient across Gâvres, some legs lasting exactly the gap threshold,
+    # and named at the second of one crossing
+    times = np.cumsum([60.0, config.gap_seconds, 60.0, config.gap_seconds + 1] * 10).tolist()
+    records = [_ping("227200001", T0 + t, *((west.x, west.y) if i % 2 else (east.x, east.y)))
+               for i, t in enumerate(times)]
+    records.append(_static("227200001", T0 + times[10], name="SHUTTLE"))
+    records += [_ping("227200002", T0 + 60 * i, -8.0 + 0.001 * i, 46.0) for i in range(40)]  # offshore
+    records += [_ping("227200003", T0 + 60 * i, both.x, both.y + 0.0001 * (i % 2)) for i in range(40)]  # moored
+    records += [_ping("227200004", T0 + 60, 0.5, 45.0), _ping("227200004", T0 + 60, 0.6, 45.0)]  # one second, twice
+    records += [_static("227200005", T0 + 4000, name="DARK"), _ping("227200005", T0 + 4000, 0.0, 44.0)]  # after a gap
+    records += [_ping("227200006", T0 - 60, 1.0, 44.0), _ping("227200006", T0, 1.1, 44.0)]  # late: its last second
+    quiberon = zone("3").geometry.representative_point()
+    records += [_ping("227200007", T0 + 10, quiberon.x, quiberon.y)]  # back from a gap, in a zone
+    records += [_ping("227200008", T0, 0.0, 43.0), _ping("227200008", T0 + 4000, 0.1, 43.0)]  # a gap after a ping
+    visit = {"since": T0 - 7200, "dwell": True}
+
+    def state(time, lon, lat, zones):
+        return {"last": {"time": time, "lat": lat, "lon": lon, "sog": 1.0}, "zones": zones, "name": None,
+                "ship_type": None, "static_time": None}
+
+    states = {"227200002": state(T0 - 60, -8.0, 46.0, {"x": visit}),  # in a zone since removed
+              "227200003": state(T0 - 60, both.x, both.y, {"9": visit, "17": visit}),  # not in sorted order
+              "227200005": state(T0, 0.1, 44.0, {}),
+              "227200006": state(T0 - 60, 0.9, 44.0, {}),
+              "227200007": state(T0 - 7200, -3.3, 47.4, {}),
+              "227200008": state(T0 - 100, 0.0, 43.1, {})}
+    return sorted(records, key=lambda r: r.time), states
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_corner_cases_of_the_batch_path_are_step_on_every_record(index, zone, shuffle):
+    records, states = _corner_cases(zone, CONFIG)
+    if shuffle:
+        random.Random(3).shuffle(records)
+    given = {r.mmsi: copy.deepcopy(states.get(r.mmsi)) for r in records}
+    new, alerts = process_batch(records, given, index, CONFIG)
+    expected_states, expected_alerts = _stepwise(records, given, index, CONFIG)
+    assert alerts == expected_alerts
+    assert msgpack.packb(new) == msgpack.packb(expected_states)
+    kinds = {(a.mmsi, a.kind, a.zone_id, a.vessel_name) for a in alerts}
+    assert {("227200001", "crossed", "9", "SHUTTLE"), ("227200002", "exited", "x", None),
+            ("227200005", "gap", None, "DARK"), ("227200007", "gap", None, None),
+            ("227200007", "entered", "3", None)} <= kinds
+
+
+def test_process_batch_is_step_on_every_record_in_order(index, zones, zone):
+    """The batch path (fast for big batches, stepwise for small ones) against the straightforward
+    one: same new states, byte for byte once packed, and the same alerts in the same order,
+    whatever the batching, the order, the repeats and late reports."""
+    rules, per_zone = parse_rules({
+        "vessels": {"ship_types": [30], "mmsi": ["227100003"], "include_unknown_type": False}, "dwell_minutes": 5,
+        "zones": {"3": {"dwell_minutes": False, "fishing_speed_knots": [0.5, 4.0]},
+                  "9": {"vessels": "all", "dwell_minutes": 0}}})
+    ruled = ZoneIndex([dataclasses.replace(z, rules=per_zone.get(z.id, rules)) for z in zones])
+    reloaded = ZoneIndex([z for z in zones if z.id not in ("3", "9", "17")])  # visits in the states outlive them
+    both = zone("9").geometry.representative_point()
+    rng = random.Random(20)
+    kinds = set()
+    for zone_index, config in ((index, CONFIG), (ruled, TrackerConfig(gap_seconds=900.0))):
+        records, states = _corner_cases(zone, config)
+        records += _random_tracks(rng, zones, config)
+        records.sort(key=lambda r: r.time // 3600)  # roughly in time order, as received
+        # stored visits: the zones out of sorted order, then also a zone since removed
+        visit = {"since": T0 - 600, "dwell": False}
+        for v in range(0, 30, 3):
+            states[f"2271{v:05d}"] = {"last": {"time": T0 - 60, "lat": both.y, "lon": both.x, "sog": 1.0},
+                                      "zones": {"9": visit, "17": visit} | ({} if v % 2 else {"x": visit}),
+                                      "name": "OLD", "ship_type": None, "static_time": T0 - 3600}
+        previous: list = []
+        start = 0
+        for number, size in enumerate([400, 16, 60, 1, 400, 15, 120, 7, 400, 60] * 10):
+            if start >= len(records):
+                break
+            chunk = records[start:start + size]
+            start += size
+            # replays of earlier records, and late reports of a vessel's last second that say otherwise
+            chunk += rng.sample(previous, min(len(previous), 6))
+            last_of = {r.mmsi: r for r in sorted(previous, key=lambda r: r.time) if isinstance(r, Position)}
+            chunk += [_ping(p.mmsi, p.time, p.lon + 0.01, p.lat, p.sog)
+                      for p in rng.sample(list(last_of.values()), min(len(last_of), 3))]
+            if number % 2:
+                rng.shuffle(chunk)
+            previous = chunk
+            current = reloaded if number % 4 == 3 else zone_index
+            given = {r.mmsi: states.get(r.mmsi) for r in chunk}
+            kept = copy.deepcopy(given)
+            new, alerts = process_batch(chunk, given, current, config)
+            assert given == kept  # the stored states are not modified
+            expected_states, expected_alerts = _stepwise(chunk, kept, current, config)
+            assert alerts == expected_alerts
+            assert msgpack.packb(new) == msgpack.packb(expected_states)
+            states.update(new)
+            kinds.update(a.kind for a in alerts)
+    assert kinds == set(ALERT_KINDS)
+
+
+def test_times_that_are_not_numbers_take_the_stepwise_path(index, zone):
+    """The fast path orders times with numpy, which cannot tell where Python's sort puts a NaN."""
+    inside = zone("3").geometry.representative_point()
+    records = [_ping("227000017", T0 + i, inside.x, inside.y) for i in range(20)]
+    records[5] = _ping("227000017", math.nan, inside.x, inside.y)
+    stored = {"227000017": {"last": {"time": T0 - 60, "lat": 47.4, "lon": -3.3, "sog": None}, "zones": {},
+                            "name": None, "ship_type": None, "static_time": None}}
+    assert process_batch(records, stored, index, CONFIG) == _stepwise(records, stored, index, CONFIG)
 
 
 def test_alert_rules_give_distinct_deterministic_event_ids(index, zone):

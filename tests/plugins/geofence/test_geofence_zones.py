@@ -171,6 +171,9 @@ def test_containing_agrees_with_shapely_point_by_point(zones, index, box):
     found = index.containing(lon, lat)
     assert found == _naive(zones, lon, lat)
     assert sum(1 for f in found if f) >= 5  # not vacuous (seeded: 7 hits for the world box)
+    chunked = ZoneIndex(zones)
+    chunked.MAX_PAIRS = 1000  # 9 points per chunk against the 103 polygons
+    assert chunked.containing(lon, lat) == found
 
 
 def test_overlapping_zones_are_all_reported(index, zone):
@@ -218,6 +221,16 @@ def test_crossing_agrees_with_shapely_leg_by_leg(zones, index):
     chunked = ZoneIndex(zones)
     chunked.MAX_PAIRS = 1000  # 9 legs per chunk against the 103 polygons
     assert chunked.crossing(lon1, lat1, lon2, lat2) == expected
+
+
+def test_a_leg_that_only_touches_a_zone_crosses_it():
+    far = [[[5.0, 5.0], [6.0, 5.0], [6.0, 6.0], [5.0, 5.0]]]
+    index = ZoneIndex(zones_from_geojson(_collection(_feature("sq"), _feature("far", far))))
+    # to each edge of the unit square and to a corner, from outside; then along, just above it
+    legs = [((0.5, 2.0), (0.5, 1.0)), ((0.5, -1.0), (0.5, 0.0)), ((-1.0, 0.5), (0.0, 0.5)), ((2.0, 0.5), (1.0, 0.5)),
+            ((2.0, 2.0), (1.0, 1.0)), ((0.0, 1.0 + 1e-9), (1.0, 1.0 + 1e-9))]
+    (lon1, lat1), (lon2, lat2) = zip(*(a for a, _ in legs)), zip(*(b for _, b in legs))
+    assert index.crossing(lon1, lat1, lon2, lat2) == [frozenset({"sq"})] * 5 + [frozenset()]
 
 
 def test_legs_across_the_antimeridian_go_the_short_way():
