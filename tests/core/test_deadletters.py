@@ -34,6 +34,15 @@ def rejected(queue: str, n: int) -> DeadLetter:
                       body=f"!AIVDM,bad,{n}".encode())
 
 
+def put_bundled(dead_letters: AmqpDeadLetterStore, queue: str, count: int) -> list[DeadLetter]:
+    """``count`` rejected inputs put without waiting (so bundled), then flushed."""
+    sent = [rejected(queue, n) for n in range(count)]
+    for record in sent:
+        dead_letters.put(record, wait=False)
+    dead_letters.flush()
+    return sent
+
+
 def messages(broker_url: str, queue: str) -> list[tuple[dict, bytes]]:
     """(headers, body) of each message in the queue's .XQ, given back afterwards."""
     out = []
@@ -47,10 +56,7 @@ def messages(broker_url: str, queue: str) -> list[tuple[dict, bytes]]:
 
 def test_records_not_waited_for_travel_in_bundles_and_read_back_one_by_one(store, broker_url) -> None:
     dead_letters, queue = store
-    sent = [rejected(queue, n) for n in range(2 * BUNDLE_MAX + 50)]
-    for record in sent:
-        dead_letters.put(record, wait=False)
-    dead_letters.flush()
+    sent = put_bundled(dead_letters, queue, 2 * BUNDLE_MAX + 50)
     kept = messages(broker_url, queue)
     assert [headers.get(BUNDLE_HEADER) for headers, _ in kept] == [BUNDLE_MAX, BUNDLE_MAX, 50]
     back = dead_letters.records(queue)
@@ -70,10 +76,7 @@ def test_a_lone_record_goes_out_after_the_linger_as_a_plain_dead_letter(store, b
 
 def test_taking_part_of_a_bundle_keeps_the_rest(store) -> None:
     dead_letters, queue = store
-    sent = [rejected(queue, n) for n in range(10)]
-    for record in sent:
-        dead_letters.put(record, wait=False)
-    dead_letters.flush()
+    sent = put_bundled(dead_letters, queue, 10)
     wanted = {sent[2].id, sent[7].id}
     replayed: list[str] = []
     taken = dead_letters.take(queue, lambda r: r.id in wanted, then=lambda r: replayed.append(r.id))
@@ -85,10 +88,7 @@ def test_taking_part_of_a_bundle_keeps_the_rest(store) -> None:
 
 def test_a_failing_action_leaves_the_record_and_the_ones_after_it(store) -> None:
     dead_letters, queue = store
-    sent = [rejected(queue, n) for n in range(5)]
-    for record in sent:
-        dead_letters.put(record, wait=False)
-    dead_letters.flush()
+    sent = put_bundled(dead_letters, queue, 5)
 
     def replay(record: DeadLetter) -> None:
         if record.id == sent[3].id:
