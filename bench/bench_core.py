@@ -86,6 +86,46 @@ def cpu_seconds() -> float:
     return t.user + t.system
 
 
+class Progress:
+    """Watches a count that should keep rising while a case runs.
+
+    ``status(count)`` is "stalled" once the count has not moved for ``stall_s``, "timeout" past
+    ``timeout_s``, else None (keep waiting).
+    """
+
+    def __init__(self, stall_s: float, timeout_s: float) -> None:
+        now = time.monotonic()
+        self.stall_s, self.deadline = stall_s, now + timeout_s
+        self._seen: float | None = None
+        self._moved_at = now
+
+    def status(self, count: float) -> str | None:
+        now = time.monotonic()
+        if count != self._seen:
+            self._seen, self._moved_at = count, now
+        elif now - self._moved_at > self.stall_s:
+            return "stalled"
+        return "timeout" if now > self.deadline else None
+
+
+def spawn(ctx: Any, procs: list[Any], body: Any, *args: Any) -> tuple[Any, Any]:
+    """Start ``body(conn, *args)`` in a child process (see :func:`_child`); its pipe end and process."""
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_child, args=(child, body, *args), daemon=True)
+    proc.start()
+    procs.append(proc)
+    return parent, proc
+
+
+def bench_parser(doc: str) -> argparse.ArgumentParser:
+    """A parser whose help is the script's docstring, with the common --broker-url option."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0], epilog=doc.split("\n\n", 1)[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--broker-url", default=DEFAULT_URL, help="AMQP URL (default: $ALCYON_TEST_BROKER_URL "
+                        "or amqp://guest:guest@127.0.0.1:5672/)")
+    return parser
+
+
 class Recorder:
     """Latencies and last-handled times per subscriber, filled by handlers in any thread."""
 
@@ -96,19 +136,14 @@ class Recorder:
 
     def wait(self, expected: int, *, stall_s: float, timeout_s: float) -> str:
         """Until every subscriber has ``expected`` events; 'ok', 'stalled' or 'timeout'."""
-        deadline = time.monotonic() + timeout_s
-        seen, progress_at = -1, time.monotonic()
+        progress = Progress(stall_s, timeout_s)
         while True:
             counts = [len(v) for v in self.lat.values()]
             if min(counts) >= expected:
                 return "ok"
-            now = time.monotonic()
-            if sum(counts) != seen:
-                seen, progress_at = sum(counts), now
-            elif now - progress_at > stall_s:
-                return "stalled"
-            if now > deadline:
-                return "timeout"
+            status = progress.status(sum(counts))
+            if status:
+                return status
             time.sleep(0.005)
 
     def result(self) -> dict[str, Any]:
@@ -163,18 +198,12 @@ def pika_consumer(conn: Any, url: str, queue: str, expected: int, stall_s: float
     channel.basic_consume(queue, on_message)
     conn.send(("ready", {}))
     cpu0 = cpu_seconds()
-    deadline = time.monotonic() + timeout_s
-    seen, progress_at, status = -1, time.monotonic(), "ok"
+    progress, status = Progress(stall_s, timeout_s), "ok"
     while len(lat) < expected:
         connection.process_data_events(time_limit=0.05)
-        now = time.monotonic()
-        if len(lat) != seen:
-            seen, progress_at = len(lat), now
-        elif now - progress_at > stall_s:
-            status = "stalled"
-            break
-        if now > deadline:
-            status = "timeout"
+        stopped = progress.status(len(lat))
+        if stopped:
+            status = stopped
             break
     _finish(conn, rec, status, cpu0)
     connection.close()
@@ -479,16 +508,10 @@ def run_case(ctx: Any, consumer: tuple[Callable[..., Any], tuple], publisher: tu
              timeout_s: float, beam: int | None) -> dict[str, Any]:
     procs = []
     try:
-        c_parent, c_child = ctx.Pipe()
-        cproc = ctx.Process(target=_child, args=(c_child, consumer[0], *consumer[1]), daemon=True)
-        cproc.start()
-        procs.append(cproc)
+        c_parent, cproc = spawn(ctx, procs, consumer[0], *consumer[1])
         ready = _receive(c_parent, cproc, "consumer", 60)
         beam0 = process_cpu(beam)
-        p_parent, p_child = ctx.Pipe()
-        pproc = ctx.Process(target=_child, args=(p_child, publisher[0], *publisher[1]), daemon=True)
-        pproc.start()
-        procs.append(pproc)
+        p_parent, pproc = spawn(ctx, procs, publisher[0], *publisher[1])
         pub = _receive(p_parent, pproc, "publisher", timeout_s + 60)
         cons = _receive(c_parent, cproc, "consumer", timeout_s + 60)
         beam1 = process_cpu(beam)
@@ -637,11 +660,7 @@ CASES = ("pika", "dramatiq", "alcyon", "rate")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     epilog=__doc__.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--broker-url", default=DEFAULT_URL, help="AMQP URL (default: $ALCYON_TEST_BROKER_URL "
-                        "or amqp://guest:guest@127.0.0.1:5672/)")
+    parser = bench_parser(__doc__)
     parser.add_argument("--events", type=int, default=100_000, help="events per throughput case (default 100000)")
     parser.add_argument("--rate", type=float, default=5_000.0, help="offered events/s in case (d) (default 5000)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of offered load in (d) (default 10)")

@@ -101,7 +101,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_core import _child, _receive, cpu_seconds, fmt_ms, loadavg, pid_of, print_load, process_cpu  # noqa: E402
+from bench_core import (Progress, _receive, bench_parser, cpu_seconds, fmt_ms, loadavg, pid_of,  # noqa: E402
+                        print_load, process_cpu, spawn)
 
 DEFAULT_URL = os.environ.get("ALCYON_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/")
 DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
@@ -418,16 +419,11 @@ def embedded_child(conn: Any, env: dict[str, str], shim_dir: str, log_path: str,
     t_sent = time.time()
     runtime.flush(300)
     t_confirmed = time.time()
-    status, seen, progress_at, deadline = "ok", -1, time.monotonic(), time.monotonic() + timeout_s
+    status, progress = "ok", Progress(stall_s, timeout_s)
     while shim.handled[0] < clock.positions:
-        now = time.monotonic()
-        if shim.handled[0] != seen:
-            seen, progress_at = shim.handled[0], now
-        elif now - progress_at > stall_s:
-            status = "stalled"
-            break
-        if now > deadline:
-            status = "timeout"
+        stopped = progress.status(shim.handled[0])
+        if stopped:
+            status = stopped
             break
         time.sleep(0.01)
     try:
@@ -623,14 +619,6 @@ def _tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
-def _spawn(ctx: Any, procs: list[Any], body: Callable[..., None], *args: Any) -> Any:
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_child, args=(child, body, *args), daemon=True)
-    proc.start()
-    procs.append(proc)
-    return parent, proc
-
-
 def follow(port: int, expected: Callable[[], int | None], stall_s: float, timeout_s: float,
            fast_from_start: bool = False) -> tuple[str, list[tuple[float, float]], dict[str, float]]:
     """Poll the worker's counter until it reaches ``expected()`` (None: not known yet).
@@ -641,8 +629,7 @@ def follow(port: int, expected: Callable[[], int | None], stall_s: float, timeou
     """
     samples: list[tuple[float, float]] = []
     last: dict[str, float] = {}
-    deadline = time.monotonic() + timeout_s
-    progress_at, seen = time.monotonic(), -1.0
+    progress = Progress(stall_s, timeout_s)
     while True:
         now = time.time()
         got = scrape(port)
@@ -653,13 +640,9 @@ def follow(port: int, expected: Callable[[], int | None], stall_s: float, timeou
         target = expected()
         if target is not None and count >= target:
             return "ok", samples, last
-        mono = time.monotonic()
-        if count != seen:
-            seen, progress_at = count, mono
-        elif mono - progress_at > stall_s:
-            return "stalled", samples, last
-        if mono > deadline:
-            return "timeout", samples, last
+        stopped = progress.status(count)
+        if stopped:
+            return stopped, samples, last
         pause = 0.5
         if fast_from_start and count == 0:
             pause = 0.02
@@ -684,7 +667,7 @@ def run_rabbit(ctx: Any, args: argparse.Namespace, tmp: Path, path: str, case: s
     beam, redis_pid = pid_of("beam.smp"), pid_of("redis-server")
     result: dict[str, Any] = {"case": case}
     try:
-        a_conn, a_proc = _spawn(ctx, procs, alert_consumer_child, args.broker_url, run.exchange, run.alert_queue)
+        a_conn, a_proc = spawn(ctx, procs, alert_consumer_child, args.broker_url, run.exchange, run.alert_queue)
         _receive(a_conn, a_proc, "alert consumer", 60)
         if case == "drain":
             subprocess.run([str(Path(sys.executable).with_name("alcyon")), "topology", "--apply"], cwd=run.tmp,
@@ -698,7 +681,7 @@ def run_rabbit(ctx: Any, args: argparse.Namespace, tmp: Path, path: str, case: s
             paced = (line_rate, min(total_lines, int(line_rate * args.duration)))
         cpu0 = {"beam": process_cpu(beam), "redis": process_cpu(redis_pid),
                 "worker": process_cpu(worker.pid) if worker else None}
-        p_conn, p_proc = _spawn(ctx, procs, publisher_child, run.env(metrics="publisher-metrics"), run.shim_dir,
+        p_conn, p_proc = spawn(ctx, procs, publisher_child, run.env(metrics="publisher-metrics"), run.shim_dir,
                                 str(run.tmp / "publisher.log"), path, paced)
         _receive(p_conn, p_proc, "publisher", 120)
         pub: dict[str, Any] = {}
@@ -771,7 +754,7 @@ def run_embedded(ctx: Any, args: argparse.Namespace, tmp: Path, path: str) -> di
     run = Run(args, tmp, "embedded")
     procs: list[Any] = []
     try:
-        conn, proc = _spawn(ctx, procs, embedded_child, run.env(embedded=True), run.shim_dir,
+        conn, proc = spawn(ctx, procs, embedded_child, run.env(embedded=True), run.shim_dir,
                             str(run.tmp / "embedded.log"), path, args.threads, args.stall, args.timeout)
         _receive(conn, proc, "embedded run", 120)
         out = _receive(conn, proc, "embedded run", args.timeout + 120)
@@ -985,11 +968,7 @@ CASES = ("e2e", "drain", "paced", "embedded", "inprocess")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     epilog=__doc__.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--broker-url", default=DEFAULT_URL, help="AMQP URL (default: $ALCYON_TEST_BROKER_URL "
-                        "or amqp://guest:guest@127.0.0.1:5672/)")
+    parser = bench_parser(__doc__)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS, help=f"state store (default {DEFAULT_REDIS})")
     parser.add_argument("--pings", type=int, default=200_000, help="approximate positions in the file (default 200000)")
     parser.add_argument("--rate", type=float, default=5_000.0, help="offered pings/s in 'paced' (default 5000)")

@@ -2,7 +2,7 @@
 
 The function is a no-op counter (value + 1, no derived events) over 1,000 subjects, so what
 is measured is the store: grouping, msgpack, the applied-ids bookkeeping and, for Redis, the
-three round trips of a transaction. One process, no contention; each run starts from empty
+two round trips of a transaction. One process, no contention; each run starts from empty
 keys. Run from the repository root::
 
     PYTHONPATH=core python bench/bench_state.py [--redis-url URL] [--events N] [--repeat R]

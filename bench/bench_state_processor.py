@@ -36,7 +36,7 @@ Measured per run: events/s = events / (first publish .. last event handled), i.e
 and consumer running concurrently; the publisher's own rate; CPU microseconds per event of the
 consumer process (the whole process in embedded mode), of RabbitMQ (beam.smp) and of Redis
 (redis-server), read from /proc when they run on this machine; for Redis, round trips per
-broker message (3 when no transaction had to be retried: WATCH, MGET, MULTI/EVAL/EXEC).
+broker message (2 when no transaction had to be retried: MGET, then the compare-and-set script).
 Then, per batch size: memory/no-state and Redis/memory ratios. The machine is shared: the
 load average is printed, and each figure is a single run.
 This is a benchmark, not a test: it never asserts. From the repository root::
@@ -59,8 +59,8 @@ import uuid
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_core import (_child, _receive, broker_pid, cpu_seconds, delete_everything, loadavg,  # noqa: E402
-                        machine, pid_of, print_load, process_cpu)
+from bench_core import (Progress, _receive, bench_parser, broker_pid, cpu_seconds,  # noqa: E402
+                        delete_everything, loadavg, machine, pid_of, print_load, process_cpu, spawn)
 
 DEFAULT_URL = os.environ.get("ALCYON_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/")
 DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
@@ -92,16 +92,11 @@ class Tally:
             self.last = now
 
     def wait(self, expected: int, stall_s: float, timeout_s: float) -> str:
-        deadline = time.monotonic() + timeout_s
-        seen, progress_at = -1, time.monotonic()
+        progress = Progress(stall_s, timeout_s)
         while self.events < expected:
-            now = time.monotonic()
-            if self.events != seen:
-                seen, progress_at = self.events, now
-            elif now - progress_at > stall_s:
-                return "stalled"
-            if now > deadline:
-                return "timeout"
+            status = progress.status(self.events)
+            if status:
+                return status
             time.sleep(0.005)
         return "ok"
 
@@ -182,6 +177,14 @@ def _round_trips(runtime: Any) -> int | None:
     return getattr(runtime._state_store, "round_trips", None)
 
 
+def publish_all(runtime: Any, events: list[Any]) -> tuple[float, float]:
+    """Hand every event to the batching publisher; the wall-clock times of the first and the last."""
+    t0 = time.time()
+    for event in events:
+        runtime.publish(event)
+    return t0, time.time()
+
+
 def embedded_child(conn: Any, name: str, stateful: bool, n: int, batch: int, threads: int, stall_s: float,
                    timeout_s: float, prefill_ids: int) -> None:
     metrics_dir = _prod_metrics()  # `alcyon run` prepares the process the same way
@@ -196,10 +199,7 @@ def embedded_child(conn: Any, name: str, stateful: bool, n: int, batch: int, thr
         conn.send(("ready", {}))
         events = [_event(i) for i in range(n)]  # built before the clock, as in the RabbitMQ publisher
         cpu0 = cpu_seconds()
-        t0 = time.time()
-        for event in events:
-            runtime.publish(event)
-        t_sent = time.time()
+        t0, t_sent = publish_all(runtime, events)
         runtime.flush(120)
         status = tally.wait(n, stall_s, timeout_s)
         conn.send(("done", {"t0": t0, "t_sent": t_sent, "status": status, "events": tally.events,
@@ -243,21 +243,10 @@ def publisher_child(conn: Any, name: str, url: str, exchange: str, n: int, batch
     events = [_event(i) for i in range(n)]
     conn.send(("ready", {}))
     cpu0 = cpu_seconds()
-    t0 = time.time()
-    for event in events:
-        runtime.publish(event)
-    t_sent = time.time()
+    t0, t_sent = publish_all(runtime, events)
     runtime.flush(300)
     conn.send(("done", {"t0": t0, "t_sent": t_sent, "t_confirmed": time.time(), "cpu_s": cpu_seconds() - cpu0}))
     runtime.stop(grace_s=5)
-
-
-def _spawn(ctx: Any, procs: list[Any], body: Any, *args: Any) -> tuple[Any, Any]:
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_child, args=(child, body, *args), daemon=True)
-    proc.start()
-    procs.append(proc)
-    return parent, proc
 
 
 def run_one(ctx: Any, args: argparse.Namespace, mode: str, state: str, batch: int, n: int) -> dict[str, Any]:
@@ -270,7 +259,7 @@ def run_one(ctx: Any, args: argparse.Namespace, mode: str, state: str, batch: in
     timeout_s = args.timeout
     try:
         if mode == "embedded":
-            conn, proc = _spawn(ctx, procs, embedded_child, name, stateful, n, batch, args.threads, args.stall,
+            conn, proc = spawn(ctx, procs, embedded_child, name, stateful, n, batch, args.threads, args.stall,
                                 timeout_s, args.prefill)
             _receive(conn, proc, "embedded run", 60)
             cpu0 = {"redis": process_cpu(redis_pid)}
@@ -280,10 +269,10 @@ def run_one(ctx: Any, args: argparse.Namespace, mode: str, state: str, batch: in
             cons = out
         else:
             state_url = args.redis_url if state == "redis" else ""
-            c_conn, c_proc = _spawn(ctx, procs, consumer_child, name, stateful, args.broker_url, state_url, exchange,
+            c_conn, c_proc = spawn(ctx, procs, consumer_child, name, stateful, args.broker_url, state_url, exchange,
                                     n, args.threads, args.stall, timeout_s, args.prefill)
             _receive(c_conn, c_proc, "consumer", 60)
-            p_conn, p_proc = _spawn(ctx, procs, publisher_child, name, args.broker_url, exchange, n, batch)
+            p_conn, p_proc = spawn(ctx, procs, publisher_child, name, args.broker_url, exchange, n, batch)
             _receive(p_conn, p_proc, "publisher", 60)
             cpu0 = {"beam": process_cpu(beam), "redis": process_cpu(redis_pid)}
             pub = _receive(p_conn, p_proc, "publisher", timeout_s + 60)
@@ -348,7 +337,7 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     print("note: ev/s end2end = events / (first publish .. last event handled); publish = the publisher's own rate "
           "(embedded: same process, same GIL as the handlers)")
     print("note: cons CPU = CPU of the consumer process (embedded: the one process, publisher included) per event; "
-          "rabbit/redis = beam.smp/redis-server CPU per event; redis RTT per msg = 3 when no transaction was retried")
+          "rabbit/redis = beam.smp/redis-server CPU per event; redis RTT per msg = 2 when no transaction was retried")
     by = {(r["batch"], r["mode"], r["state"]): r for r in rows}
     print()
     cols = [f"{m[:3]}/{s}" for m, s in CONFIGS]
@@ -373,11 +362,7 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     epilog=__doc__.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--broker-url", default=DEFAULT_URL, help="AMQP URL (default: $ALCYON_TEST_BROKER_URL "
-                        "or amqp://guest:guest@127.0.0.1:5672/)")
+    parser = bench_parser(__doc__)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS, help=f"state store (default {DEFAULT_REDIS})")
     parser.add_argument("--events", type=int, default=50_000,
                         help="events per run at batch sizes 50 and 500 (default 50000; a fifth at batch 1)")
