@@ -164,8 +164,7 @@ class AmqpDeadLetterStore(DeadLetterStore):
 
     def _write(self, record: DeadLetter, wait: bool) -> None:
         if wait:
-            self._publisher.publish("", record.dead_letter_queue, record.body,
-                                    headers=record.headers()).result(self._timeout)
+            self._publish(record.dead_letter_queue, [record]).result(self._timeout)
             return
         with self._lock:
             bundle = self._bundles.setdefault(record.dead_letter_queue, [])

@@ -152,14 +152,18 @@ def _xor(data: bytes) -> int:
     value = int.from_bytes(data, "little")
     if size > 64:
         value ^= value >> 512
-    if size > 32:
-        value ^= value >> 256
+    return _fold64(value) & 255
+
+
+def _fold64(value: int) -> int:
+    """``value`` with the XOR of the 64 bytes of its lowest 512 bits in its lowest byte (bits 512
+    and up folded by the same shifts into bits 512-519: two checksums can travel at once)."""
+    value ^= value >> 256
     value ^= value >> 128
     value ^= value >> 64
     value ^= value >> 32
     value ^= value >> 16
-    value ^= value >> 8
-    return value & 255
+    return value ^ value >> 8
 
 
 def is_vessel_mmsi(mmsi: int) -> bool:
@@ -265,14 +269,9 @@ class AisDecoder:
             if received_at is None:
                 self._clock()  # as _tagged, which reads it before it sees the c: time
             sums = int.from_bytes(body, "little") | int.from_bytes(tag, "little") << 512
-        # Both checksums at once, as _xor does: the body folds into bits 0-7, the tag into bits 512-519 (each
+        # Both checksums in one _fold64: the body folds into bits 0-7, the tag into bits 512-519 (each
         # is at most 64 bytes long, so the two never mix).
-        sums ^= sums >> 256
-        sums ^= sums >> 128
-        sums ^= sums >> 64
-        sums ^= sums >> 32
-        sums ^= sums >> 16
-        sums ^= sums >> 8
+        sums = _fold64(sums)
         if tag is not None:
             actual = sums >> 512 & 255
             if actual != _HEX2[tag_check]:
