@@ -154,7 +154,7 @@ def _peek_config(argv: list[str]) -> str | None:
 def _cmd_run(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
     from alcyon_workers.runner import run_all
 
-    return run_all(config, until_idle=args.until_idle, sources=args.source, threads=args.threads)
+    return run_all(config, until_idle=args.until_idle, sources=args.source, threads=args.threads, host=host)
 
 
 def _cmd_ingest(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
@@ -164,14 +164,15 @@ def _cmd_ingest(args: argparse.Namespace, config: Config, host: PluginHost) -> i
         print("alcyon: error: ingest publishes to RabbitMQ: set ALCYON_BROKER_URL (without a broker, "
               "`alcyon run` runs the sources and the processors together)", file=sys.stderr)
         return 2
-    return run_all(config, until_idle=args.until_idle, sources=[args.source], processors=False, inputs=args.input)
+    return run_all(config, until_idle=args.until_idle, sources=[args.source], processors=False, inputs=args.input,
+                   host=host)
 
 
 def _cmd_worker(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
     from alcyon_workers.worker import run_worker
 
     processors = [p.strip() for p in args.processors.split(",")] if args.processors else None
-    return run_worker(config, processors, args.threads)
+    return run_worker(config, processors, args.threads, host=host)
 
 
 def _cmd_publish(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
@@ -276,10 +277,6 @@ def _cmd_dlq(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
         return admin.run(args)
     finally:
         admin.close()
-
-
-def print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, default=str))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,6 +6,11 @@ exactly the same in alcyon's own ``pyproject.toml``.  A plugin listed in
 ``ALCYON_LOAD_PLUGINS=notify=alcyon_notify.plugin,mod.b`` loads only those modules instead
 of the entry points (handy in tests and to trace a plugin that misbehaves); a plugin is
 named ``name=`` or, without it, after the last part of its module path.
+
+The hooks that describe what plugins provide (options, processors, sources, event types) are
+called once per :class:`PluginHost`: the results are kept, so a plugin's start-up work in them
+(zones read, sinks built) happens once per process, whoever asks.  Disabled plugins are
+blocked with pluggy's own ``set_blocked``.
 """
 
 from __future__ import annotations
@@ -45,6 +50,9 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self._versions: dict[str, str] = {}
         self._configs: dict[str, dict[str, Any]] = {}
+        self._collected: dict[str, list[Any]] = {}
+        for name in config.disabled:
+            self.pm.set_blocked(name)
 
     # -- loading -----------------------------------------------------------------------
     def load_entry_points(self) -> PluginHost:
@@ -55,7 +63,7 @@ class PluginHost:
                 self.register(importlib.import_module(module_name), name or module_name.rsplit(".", 1)[-1])
             return self
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            if ep.name in self.config.disabled:
+            if self.pm.is_blocked(ep.name):
                 continue
             try:
                 plugin = ep.load()
@@ -67,11 +75,12 @@ class PluginHost:
         return self
 
     def register(self, plugin: Any, name: str, version: str = "unknown") -> None:
-        if name in self.config.disabled:
+        if self.pm.is_blocked(name):
             return
         if self.pm.get_plugin(name) is not None:
             raise PluginError(f"two plugins are named {name!r}; rename one")
         self.pm.register(plugin, name=name)
+        self._collected.clear()
         self._versions[name] = version
         try:
             self.pm.check_pending()
@@ -103,6 +112,11 @@ class PluginHost:
         return self._configs[name]
 
     def _collect(self, hook: str, kind: type, takes_config: bool) -> list[Any]:
+        if hook not in self._collected:
+            self._collected[hook] = self._call_each(hook, kind, takes_config)
+        return list(self._collected[hook])
+
+    def _call_each(self, hook: str, kind: type, takes_config: bool) -> list[Any]:
         items: list[Any] = []
         seen: dict[str, str] = {}
         for name in self.names():

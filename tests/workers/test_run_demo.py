@@ -48,3 +48,12 @@ def test_a_bad_zone_file_stops_the_start_with_the_fix(tmp_path):
     result, alerts = run_demo(tmp_path, ALCYON_GEOFENCE__ZONES=str(zones))
     assert result.returncode == 2 and alerts == []
     assert "feature #0 (id 'z1', name 'Line')" in result.stderr and "must be Polygon or MultiPolygon" in result.stderr
+
+
+def test_each_plugin_starts_up_once_per_run(tmp_path):
+    """The hooks describing what plugins provide are called once: zones read once, sinks built once."""
+    result, _ = run_demo(tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    events = [json.loads(line)["event"] for line in result.stderr.splitlines() if line.startswith("{")]
+    assert events.count("zones_loaded") == 1
+    assert events.count("notify_sink") == 1

@@ -58,11 +58,15 @@ def select_sources(host: PluginHost, names: Sequence[str] | None) -> list[Source
 
 
 def run_all(config: Config, *, until_idle: bool = False, sources: Sequence[str] | None = None,
-            threads: int | None = None, processors: bool = True, inputs: Sequence[str] | None = None) -> int:
-    """Run sources (and, unless ``processors`` is false, every processor) until a signal, or idle."""
+            threads: int | None = None, processors: bool = True, inputs: Sequence[str] | None = None,
+            host: PluginHost | None = None) -> int:
+    """Run sources (and, unless ``processors`` is false, every processor) until a signal, or idle.
+
+    ``host`` is the process's plugin registry when the caller (the CLI) has already loaded it.
+    """
     prepare_process(config)
     stopping = stop_event_on_signals()
-    host = PluginHost(config).load_entry_points().validate()
+    host = (host or PluginHost(config).load_entry_points()).validate()
     selected = select_sources(host, sources)
     runtime = Runtime(config, host, processors=None if processors else ())
     serve_metrics(config)

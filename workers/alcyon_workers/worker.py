@@ -21,13 +21,14 @@ from .process import prepare_process, serve_metrics, stop_event_on_signals
 log = get_logger("alcyon.worker")
 
 
-def run_worker(config: Config, processors: Sequence[str] | None = None, threads: int | None = None) -> int:
+def run_worker(config: Config, processors: Sequence[str] | None = None, threads: int | None = None,
+               host: PluginHost | None = None) -> int:
     if config.embedded:
         raise ConfigError("alcyon worker needs RabbitMQ: set ALCYON_BROKER_URL (or broker_url in [alcyon]); "
                           "`alcyon run` runs everything in one process without a broker")
     prepare_process(config)
     stopping = stop_event_on_signals()
-    host = PluginHost(config).load_entry_points().validate()
+    host = (host or PluginHost(config).load_entry_points()).validate()
     runtime = Runtime(config, host, processors=processors)
     serve_metrics(config)
     runtime.start(threads)

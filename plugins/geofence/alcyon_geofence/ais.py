@@ -29,8 +29,7 @@ from hashlib import sha1
 from operator import xor
 from typing import Any, NamedTuple
 
-from alcyon.errors import InvalidEvent
-from alcyon.events import Event, uuid5_from_sha1
+from alcyon import Event, uuid5_from_sha1, InvalidEvent
 from pyais.bit_vector import bit_vector
 from pyais.exceptions import AISBaseException
 from pyais.messages import MSG_CLASS

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alcyon.metrics import created_once
+from alcyon import created_once
 
 
 class _GeofenceMetrics:

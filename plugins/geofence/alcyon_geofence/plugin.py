@@ -25,8 +25,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from alcyon import EventType, InvalidEvent, Option, Processor, Source, hookimpl
-from alcyon.logs import get_logger
+from alcyon import EventType, get_logger, hookimpl, InvalidEvent, Option, Processor, Source
 
 from .ais import POSITION_EVENT, STATIC_EVENT
 from .processor import Geofence, ZoneSource

@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
-from alcyon import ConfigError, SourceContext
-from alcyon.metrics import CounterBuffer
+from alcyon import ConfigError, CounterBuffer, SourceContext
 
 from .ais import AisDecoder, Position, Result, StaticData, position_event, static_event
 from .metrics import geofence_metrics

@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from alcyon.errors import ConfigError
+from alcyon import ConfigError
 
 from .ais import Position, StaticData
 from .zones import ZoneIndex

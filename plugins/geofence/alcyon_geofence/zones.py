@@ -25,7 +25,7 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
-from alcyon.errors import ConfigError
+from alcyon import ConfigError
 
 #: The 20 French marine protected areas shipped with the plugin (see data/ATTRIBUTION.md).
 #: Feature id 8 is invalid as published: load it with ``invalid="repair"``.

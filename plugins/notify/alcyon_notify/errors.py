@@ -17,7 +17,7 @@ sink, never its URL or headers: they end up in logs and in dead-letter records.
 
 from __future__ import annotations
 
-from alcyon.errors import AlcyonError, BadInput
+from alcyon import AlcyonError, BadInput
 
 REASON = "delivery_failed"
 

@@ -20,8 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from alcyon import Event
-from alcyon.errors import ConfigError
+from alcyon import ConfigError, Event
 
 from .errors import SinkError
 from .settings import JSONL_SINK

@@ -30,7 +30,7 @@ import enum
 import time
 from typing import Any, Iterable
 
-from alcyon.state import StateStore
+from alcyon import StateStore
 
 NAMESPACE = "notify.ledger"
 

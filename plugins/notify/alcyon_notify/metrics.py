@@ -8,7 +8,7 @@ set up the multiprocess directory its workers share.
 
 from __future__ import annotations
 
-from alcyon.metrics import LATENCY_BUCKETS, created_once
+from alcyon import LATENCY_BUCKETS, created_once
 
 #: delivered: the sink took it; duplicate: already delivered (ledger), skipped; in_progress:
 #: another worker is delivering it; failed: retryable failure; rejected: permanent failure.

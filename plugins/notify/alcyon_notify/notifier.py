@@ -24,9 +24,7 @@ import time
 import uuid
 from typing import Any, Mapping, Protocol, Sequence
 
-from alcyon import Context, Event
-from alcyon.logs import get_logger
-from alcyon.state import MemoryStateStore
+from alcyon import Context, Event, get_logger, MemoryStateStore
 
 from .errors import DeliveryFailed, DeliveryInProgress, DeliveryRejected, SinkError
 from .ledger import Claim, DeliveryLedger

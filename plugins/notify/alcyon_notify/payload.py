@@ -32,8 +32,7 @@ import math
 from datetime import datetime
 from typing import Any
 
-from alcyon import Event
-from alcyon.events import format_time
+from alcyon import Event, format_time
 
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 BINARY_KEY = "$binary"

@@ -61,8 +61,7 @@ import ipaddress
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from alcyon import Processor, hookimpl
-from alcyon.logs import get_logger
+from alcyon import get_logger, hookimpl, Processor
 
 from .jsonl import JsonLinesSink
 from .notifier import Notifier

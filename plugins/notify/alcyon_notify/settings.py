@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from alcyon import Option
-from alcyon.config import convert
-from alcyon.errors import ConfigError
-from alcyon.topics import validate_pattern
+from alcyon import ConfigError, Option, mask_secret, resolve_secrets
+from alcyon import convert_value as convert
+from alcyon import validate_topic_pattern as validate_pattern
 
-from .credentials import is_sensitive_header, register, resolve
+from .credentials import is_sensitive_header
 
 #: Alerts are ``<domain>.alert`` or ``<domain>.alert.<kind>`` (``fire.alert``); the geofence
 #: plugin names its alerts ``geofence.<kind>`` (``geofence.entered``, ``geofence.crossed``).
@@ -162,7 +161,7 @@ def _webhook(name: Any, table: Any, env: Mapping[str, str] | None) -> WebhookSet
     if "url" not in table:
         raise ConfigError(f"{where} url is required (https://..., may embed ${{env:NAME}} or ${{file:/path}})")
     secrets: list[str] = []
-    url, found = resolve(convert(table["url"], str, f"{where} url"), f"{where} url", env)
+    url, found = resolve_secrets(convert(table["url"], str, f"{where} url"), f"{where} url", env)
     secrets += found
     _check_url(url, where, secrets)
     headers: dict[str, str] = {}
@@ -170,7 +169,7 @@ def _webhook(name: Any, table: Any, env: Mapping[str, str] | None) -> WebhookSet
         header_where = f"{where} headers.{key}"
         if not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", key):
             raise ConfigError(f"{header_where}: not a valid HTTP header name")
-        value, found = resolve(convert(raw, str, header_where), header_where, env)
+        value, found = resolve_secrets(convert(raw, str, header_where), header_where, env)
         if "\r" in value or "\n" in value:
             raise ConfigError(f"{header_where}: a header value cannot contain a line break")
         if is_sensitive_header(key) and value:
@@ -184,7 +183,8 @@ def _webhook(name: Any, table: Any, env: Mapping[str, str] | None) -> WebhookSet
     if ca_file and not os.path.isfile(ca_file):
         raise ConfigError(f"{where} ca_file: no such file {ca_file}")
     types = tuple(_patterns(convert(table.get("types", []), list, f"{where} types"), f"{where} types"))
-    register(secrets)
+    for secret in secrets:
+        mask_secret(secret)
     return WebhookSettings(
         name=name, url=url, headers=headers, timeout_s=float(timeout),
         verify_tls=convert(table.get("verify_tls", True), bool, f"{where} verify_tls"), ca_file=ca_file,

@@ -29,10 +29,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from alcyon import Event
-from alcyon.errors import ConfigError
-from alcyon.redact import redact_text
-from alcyon.topics import matches
+from alcyon import ConfigError, Event, redact_text, topic_matches as matches
 
 from . import __version__
 from .errors import SinkError
