@@ -66,8 +66,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("metrics_host", str, "127.0.0.1", "address the Prometheus metrics endpoint binds to (0.0.0.0 in a pod)"),
     Setting("metrics_port", int, 9191, "port of the Prometheus metrics endpoint (0: no endpoint)", minimum=0),
     Setting("metrics_dir", str, "", "prometheus multiprocess directory, cleared at start (empty: a temporary one)"),
-    Setting("log_level", str, "info", "minimum log level", choices=("debug", "info", "warning", "error")),
-    Setting("log_format", str, "json", "json for machines, console for humans", choices=("json", "console")),
+    Setting("log_level", str, "auto", "minimum log level (auto: warning on a terminal, info otherwise)",
+            choices=("auto", "debug", "info", "warning", "error")),
+    Setting("log_format", str, "auto", "json for machines, console for humans (auto: console on a terminal, "
+            "json otherwise: pods, CI, files)", choices=("auto", "json", "console")),
     Setting("amqp_ca_file", str, "", "CA bundle to verify RabbitMQ's TLS certificate (amqps://)"),
     Setting("amqp_cert_file", str, "", "client certificate for TLS client authentication"),
     Setting("amqp_key_file", str, "", "client private key for TLS client authentication", secret=True),

@@ -4,12 +4,18 @@ Per-event context (event id, type, subject, processor) is bound with
 :func:`structlog.contextvars.bound_contextvars` around each handler call, so every line a
 handler logs carries it.  Every line passes through :func:`redact_url`: a credential in a
 URL never reaches the output, whoever logged it.
+
+The format fits the reader: on a terminal, human-readable lines from warning up; JSON at
+info otherwise (pods, CI, files).  A warning identical to one said in the last minute is not
+said again; the next time it is said, it carries how many repeats were held back.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
+import time
 from typing import Any, TextIO
 
 import structlog
@@ -37,25 +43,86 @@ def _redact(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     return event_dict
 
 
-def configure_logging(level: str = "info", fmt: str = "json", stream: TextIO | None = None) -> None:
-    """Configure structlog and the standard library's root logger to write one JSON object per line.
+class _SayOnce(logging.Filter):
+    """Warnings (or worse) identical to one said within ``window_s`` are held back.
 
+    Identical means the same logger, level, event and fields.  When it is said again after the
+    window, it carries ``repeated``: how many were held back.  At most ``keep`` lines are
+    remembered (the oldest are forgotten first).  A structlog processor for alcyon's lines and
+    a :class:`logging.Filter` for the standard library's.
+    """
+
+    def __init__(self, window_s: float = 60.0, keep: int = 4096) -> None:
+        super().__init__()
+        self.window_s, self.keep = window_s, keep
+        self._said: dict[tuple[Any, ...], list[float]] = {}  # key -> [last said at, held back]
+        self._lock = threading.Lock()
+
+    def _held_back(self, key: tuple[Any, ...]) -> int | None:
+        """None to hold this line back, else how many identical lines were held back before it."""
+        now = _clock()
+        with self._lock:
+            seen = self._said.pop(key, None)
+            if seen is not None and now - seen[0] < self.window_s:
+                seen[1] += 1
+                self._said[key] = seen
+                return None
+            if len(self._said) >= self.keep:
+                del self._said[next(iter(self._said))]
+            self._said[key] = [now, 0]
+            return int(seen[1]) if seen is not None else 0
+
+    def __call__(self, logger: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        if event_dict.get("level") not in ("warning", "error", "critical"):
+            return event_dict
+        repeated = self._held_back(tuple(sorted((k, repr(v)) for k, v in event_dict.items())))
+        if repeated is None:
+            raise structlog.DropEvent
+        if repeated:
+            event_dict["repeated"] = repeated
+        return event_dict
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        repeated = self._held_back((record.name, record.levelno, record.getMessage()))
+        if repeated:
+            record.repeated = repeated
+        return repeated is not None
+
+
+_clock = time.monotonic
+_for_humans = False
+
+
+def for_humans() -> bool:
+    """Whether logs go to a person (console format) rather than to a machine (JSON)."""
+    return _for_humans
+
+
+def configure_logging(level: str = "auto", fmt: str = "auto", stream: TextIO | None = None) -> None:
+    """Configure structlog and the standard library's root logger.
+
+    ``fmt`` is ``json`` (one object per line), ``console`` (for people) or ``auto``: console
+    when ``stream`` is a terminal.  ``level`` ``auto`` is warning on a terminal, info otherwise.
     alcyon's own lines go straight from structlog to the stream (a third of the cost of passing
     through the standard library); dramatiq's and pika's go through a root handler that renders
     them with the same processors.
     """
+    global _for_humans
     stream = stream or sys.stderr
-    shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,
-        _redact,
-    ]
+    tty = _isatty(stream)
+    fmt = ("console" if tty else "json") if fmt == "auto" else fmt
+    level = ("warning" if tty else "info") if level == "auto" else level
+    _for_humans = fmt == "console"
+    say_once = _SayOnce()
+    shared: list[Any] = [structlog.contextvars.merge_contextvars, structlog.processors.add_log_level]
+    stamped: list[Any] = [structlog.processors.TimeStamper(fmt="iso", utc=True),
+                          structlog.processors.format_exc_info, _redact]
     renderer: Any = (structlog.processors.JSONRenderer() if fmt == "json"
-                     else structlog.dev.ConsoleRenderer(colors=False))
+                     else structlog.dev.ConsoleRenderer(colors=tty))
     structlog.configure(
-        processors=[_add_logger_name, *shared, renderer],
+        processors=[_add_logger_name, *shared, say_once, *stamped, renderer],
         logger_factory=lambda name=None, *_: _NamedWriteLogger(stream, name),
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         # not cached: a later configure_logging (another stream or level) applies to every logger
@@ -63,14 +130,22 @@ def configure_logging(level: str = "info", fmt: str = "json", stream: TextIO | N
     )
     handler = logging.StreamHandler(stream)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[structlog.stdlib.ExtraAdder(), structlog.stdlib.add_logger_name, *shared],
+        foreign_pre_chain=[structlog.stdlib.ExtraAdder(), structlog.stdlib.add_logger_name, *shared, *stamped],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     ))
+    handler.addFilter(say_once)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # pika is chatty at INFO about every connection step.
     logging.getLogger("pika").setLevel(max(logging.WARNING, root.level))
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def get_logger(name: str, **context: Any) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from concurrent.futures import Future, wait
 from typing import Any, Callable, Iterable, Sequence
 
@@ -25,7 +25,7 @@ from .deadletters import AmqpDeadLetterStore, DeadLetter, DeadLetterStore, Memor
 from .errors import ConfigError, MessageTooLarge, PublishError
 from .events import Event
 from .execution import ProcessorRunner
-from .logs import get_logger
+from .logs import for_humans, get_logger
 from .metrics import REASONS, metrics, multiprocess_dir
 from .plugins import PluginHost
 from .processors import Processor, Source
@@ -52,6 +52,8 @@ class Runtime:
                               f"{', '.join(sorted(available)) or 'none'} (see `alcyon plugins`)")
         self.processors = [available[n] for n in names]
         self.sources = host.sources()
+        #: Inputs rejected by the sources, by (source, reason).
+        self.rejected: Counter[tuple[str, str]] = Counter()
         ttl = int(config.dead_letter_ttl_days * DAY_MS) or None
         self.topology = Topology.of(self.processors, config.exchange, ttl)
         #: Publishers declare the routes of every installed processor, so nothing published
@@ -106,11 +108,22 @@ class Runtime:
                           remember=processor.state_remember)
 
     def rejecter(self, source: Source) -> Callable[[bytes, str, str], None]:
-        """``reject(raw, reason, error)`` for ``source``: a dead letter (not waited for), a count, a log line."""
+        """``reject(raw, reason, error)`` for ``source``: a dead letter (not waited for), a count, a log line.
+
+        For machines every rejected input gets its line; a person on a terminal reads the first
+        of each reason, and the counts by reason in :attr:`rejected` (the run's summary).
+        """
         def reject(raw: bytes, reason: str, error: str) -> None:
             record = DeadLetter(processor=source.name, queue=source.queue, reason=reason, error=error,
                                 body=raw if isinstance(raw, bytes) else str(raw).encode())
-            log.info("input_rejected", source=source.name, reason=reason, error=error, bytes=len(record.body))
+            with self._lock:
+                self.rejected[source.name, reason] += 1
+                first = self.rejected[source.name, reason] == 1
+            if not for_humans():
+                log.info("input_rejected", source=source.name, reason=reason, error=error, bytes=len(record.body))
+            elif first:
+                log.warning("input_rejected", source=source.name, reason=reason, error=error, bytes=len(record.body),
+                            note="first of its kind: the others are kept and counted, not shown")
             self.dead_letters.put(record, wait=False)
 
         return reject

@@ -15,7 +15,7 @@ def test_defaults_are_embedded_and_env_overrides_the_file(tmp_path):
     ("[alcyon]\nbatch_lingr_ms = 5\n", {}, "unknown key.*batch_lingr_ms"),
     ("[alcyon]\nworker_threads = 'four'\n", {}, r"\[alcyon\] worker_threads: expected int"),
     ("", {"ALCYON_BATCH_MAX_EVENTS": "0"}, "ALCYON_BATCH_MAX_EVENTS: must be >= 1"),
-    ("", {"ALCYON_LOG_FORMAT": "xml"}, "ALCYON_LOG_FORMAT: must be one of json, console"),
+    ("", {"ALCYON_LOG_FORMAT": "xml"}, "ALCYON_LOG_FORMAT: must be one of auto, json, console"),
     ("[alcyon\n", {}, "not valid TOML"),
     ("[worker]\n", {}, r"unknown table\(s\) worker"),
 ])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 
 from alcyon.logs import configure_logging, get_logger
 
@@ -41,3 +42,47 @@ def test_reconfiguring_applies_to_loggers_already_used() -> None:
     assert [line["event"] for line in _lines(first)] == ["one"]
     assert [line["event"] for line in _lines(second)] == ["two"]
 
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_auto_format_is_json_at_info_for_machines_and_console_at_warning_for_people() -> None:
+    log = get_logger("alcyon.test")
+    piped, terminal = io.StringIO(), _Terminal()
+    configure_logging("auto", "auto", piped)
+    log.info("for a machine", n=1)
+    assert _lines(piped)[0]["event"] == "for a machine"
+    configure_logging("auto", "auto", terminal)
+    log.info("not shown to a person")
+    log.warning("shown to a person", zone="quiberon")
+    text = re.sub(r"\x1b\[[0-9;]*m", "", terminal.getvalue())  # colours on a terminal
+    assert "not shown" not in text and "shown to a person" in text and "zone=quiberon" in text
+    assert not text.lstrip().startswith("{")
+    configure_logging("info", "json", terminal)  # the settings win over the terminal
+    log.info("forced json")
+    assert json.loads(terminal.getvalue().splitlines()[-1])["event"] == "forced json"
+
+
+def test_an_identical_warning_is_said_once_then_with_its_repeat_count(monkeypatch) -> None:
+    from alcyon import logs
+
+    clock = [1000.0]
+    monkeypatch.setattr(logs, "_clock", lambda: clock[0])
+    log = get_logger("alcyon.test")
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    for _ in range(3):
+        log.warning("zone_skipped", zone="z1")
+        logging.getLogger("dramatiq.test").warning("same warning from the standard library")
+    log.warning("zone_skipped", zone="z2")  # other fields: another warning
+    log.info("info lines are never held back")
+    log.info("info lines are never held back")
+    clock[0] += 61
+    log.warning("zone_skipped", zone="z1")
+    events = [(line["event"], line.get("zone"), line.get("repeated")) for line in _lines(stream)]
+    assert events == [("zone_skipped", "z1", None), ("same warning from the standard library", None, None),
+                      ("zone_skipped", "z2", None), ("info lines are never held back", None, None),
+                      ("info lines are never held back", None, None), ("zone_skipped", "z1", 2)]

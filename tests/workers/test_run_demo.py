@@ -57,3 +57,34 @@ def test_each_plugin_starts_up_once_per_run(tmp_path):
     events = [json.loads(line)["event"] for line in result.stderr.splitlines() if line.startswith("{")]
     assert events.count("zones_loaded") == 1
     assert events.count("notify_sink") == 1
+
+
+def test_on_a_terminal_the_run_speaks_to_a_person(tmp_path):
+    """Under a pseudo-terminal: readable lines from warning up, one line per rejection reason, counts at the end."""
+    import pty
+    import re
+
+    main, child = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "alcyon.cli", "run", "--until-idle"], cwd=tmp_path,
+                               env={**os.environ, "ALCYON_METRICS_PORT": "0"}, stdin=subprocess.DEVNULL,
+                               stdout=child, stderr=child)
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert process.wait(timeout=120) == 0
+    os.close(main)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", b"".join(chunks).decode())
+    lines = text.splitlines()
+    assert not any(line.startswith("{") for line in lines), "JSON on a terminal"
+    rejections = [line for line in lines if "] input_rejected" in line]
+    assert len(rejections) == 3 and all("[warning" in line for line in rejections)  # one per reason, not 124
+    assert not any("[info" in line for line in lines)
+    assert "124 input(s) rejected, kept as dead letters" in text
+    assert "rejected by reason: ais empty_payload 100, ais orphan_fragment 20, ais position_unavailable 4" in text

@@ -127,4 +127,7 @@ class Tally:
             failed = sum(dead[p.name] for p in runtime.processors)
             lines.append(f"  {rejected} input(s) rejected, kept as dead letters; {failed} event(s) dead-lettered "
                          "by processors (see the input_rejected and dead_lettered log lines)")
+        if runtime.rejected:
+            lines.append("  rejected by reason: " + ", ".join(
+                f"{source} {reason} {n}" for (source, reason), n in sorted(runtime.rejected.items())))
         return "\n".join(lines)
