@@ -35,7 +35,7 @@ def test_wheel_installs_in_a_fresh_venv_with_a_working_cli(tmp_path):
     [wheel] = (tmp_path / "dist").glob("alcyon-*.whl")
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", str(venv))
-    run(str(venv / "bin" / "pip"), "install", "-q", str(wheel))
+    run(str(venv / "bin" / "pip"), "install", "-q", f"{wheel}[all]")
     # outside the source tree, so only the installed copy can be imported
     packages = run(str(venv / "bin" / "python"), "-c",
                    "from importlib.metadata import distribution; import json; "

@@ -67,6 +67,10 @@ class PluginHost:
                 continue
             try:
                 plugin = ep.load()
+            except ModuleNotFoundError as exc:
+                raise PluginError(f"plugin {ep.name!r} ({ep.value}) needs {exc.name!r}, which is not installed: "
+                                  f"{_install_hint(ep)} (or disable it: [plugins] disabled = [\"{ep.name}\"])") \
+                    from exc
             except Exception as exc:
                 raise PluginError(f"plugin {ep.name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}") \
                     from exc
@@ -164,6 +168,17 @@ class PluginHost:
 
     def add_cli_commands(self, subparsers: Any) -> None:
         self.pm.hook.alcyon_cli_commands(subparsers=subparsers)
+
+
+def _install_hint(ep: metadata.EntryPoint) -> str:
+    """How to install what a plugin needs: its distribution's extra named after it, if there is one."""
+    dist = ep.dist
+    if dist is None:
+        return "install the plugin's dependencies"
+    extras = dist.metadata.get_all("Provides-Extra") or []
+    if ep.name in extras:
+        return f"pip install '{dist.metadata['Name']}[{ep.name}]'"
+    return f"reinstall {dist.metadata['Name']} with its dependencies"
 
 
 def _call_one(pm: pluggy.PluginManager, plugin: Any, hook: str, kwargs: dict[str, Any]) -> list[Any]:

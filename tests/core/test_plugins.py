@@ -54,3 +54,22 @@ def test_info_lists_hooks_processors_and_subscriptions():
 def test_processor_declarations_are_checked(kwargs, message):
     with pytest.raises(PluginError, match=message):
         Processor(**kwargs)
+
+
+def test_a_plugin_whose_dependency_is_missing_names_the_extra_to_install(tmp_path, monkeypatch):
+    """A distribution that declares an extra named after its plugin: the error says to install it."""
+    dist_info = tmp_path / "needy_dist-1.0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: needy-dist\nVersion: 1.0\n"
+                                        "Provides-Extra: needy\nRequires-Dist: no-such-lib-xyz; extra == 'needy'\n")
+    (dist_info / "entry_points.txt").write_text("[alcyon.plugins]\nneedy = needy_plugin\n")
+    (tmp_path / "needy_plugin.py").write_text("import no_such_lib_xyz\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("ALCYON_LOAD_PLUGINS", raising=False)
+    with pytest.raises(PluginError) as info:
+        PluginHost(load_config(env={})).load_entry_points()
+    message = str(info.value)
+    assert "plugin 'needy' (needy_plugin) needs 'no_such_lib_xyz', which is not installed" in message
+    assert "pip install 'needy-dist[needy]'" in message and '[plugins] disabled = ["needy"]' in message
+    # ... and disabling it is enough to start without it
+    assert "needy" not in PluginHost(load_config(env={"ALCYON_DISABLE_PLUGINS": "needy"})).load_entry_points().names()
