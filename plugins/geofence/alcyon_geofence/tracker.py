@@ -214,51 +214,75 @@ def process_batch(records: Iterable[Position | StaticData], states: Mapping[str,
     if fresh is None or any(math.isnan(static.time) for mine in statics.values() for static in mine):
         return _process_batch_stepwise(records, states, index, config)  # NaN times: only Python's sort decides
     kept, ends, t, lon, lat, before = fresh
-    elapsed = t - before[0]
-    legs = np.flatnonzero(elapsed <= config.gap_seconds)  # NaN (no position before) is neither leg nor gap
-    gaps = set(np.flatnonzero(elapsed > config.gap_seconds).tolist())
-    inside = index.containing_hits(lon, lat)
-    crossed: dict[int, frozenset[str]] = {}
-    if legs.size:
-        leg_ends = legs.tolist()
-        for leg, zones in index.crossing_hits(before[1][legs], before[2][legs], lon[legs], lat[legs]).items():
-            crossed[leg_ends[leg]] = zones
-    hot = sorted(gaps.union(inside, crossed))
-
+    hits = _Hits.of(t, lon, lat, before, index, config)
+    hot = hits.hot
     new_states: dict[str, dict[str, Any]] = {}
     alerts: list[Alert] = []
     start = h = 0
     for number, mmsi in enumerate(vessels):
         end = ends[number]
-        state = olds[number]
-        mine = statics.get(mmsi) if statics else None
-        if mine and len(mine) > 1:
-            mine.sort(key=_order)
         first_hot = h
         while h < len(hot) and hot[h] < end:
             h += 1
-        zones = state.get("zones")
-        if h - first_hot == 1 and not (zones or mine) and hot[first_hot] in gaps and hot[first_hot] not in inside:
-            # the commonest event: back from a silence, in no zone before or after (as in _walk)
-            k = hot[first_hot]
-            if k > start:
-                previous = kept[k - 1].time, kept[k - 1].lat, kept[k - 1].lon
-            else:
-                last = state["last"]
-                previous = last["time"], last["lat"], last["lon"]
-            alerts.append(_gap_alert(kept[k], state.get("name"), previous))
-            state = _advanced(state, kept[end - 1])
-        elif h > first_hot or zones:
-            state = _walk(state, kept, start, end, hot[first_hot:h], mine or [], gaps, inside, crossed, index,
-                          config, alerts)
-        else:  # nothing can happen: the static data sets the name, the last position becomes "last"
-            for static in mine or ():
-                state = apply_static(state, static)
-            if end > start:
-                state = _advanced(state, kept[end - 1])
-        new_states[mmsi] = state
+        mine = statics.get(mmsi) if statics else None
+        new_states[mmsi] = _advance(olds[number], mine, kept, start, end, hot[first_hot:h], hits, index, config, alerts)
         start = end
     return new_states, alerts
+
+
+@dataclasses.dataclass(frozen=True)
+class _Hits:
+    """Where something can happen in a batch's positions (indexes into them): after a gap, inside a
+    zone, at the end of a leg crossing one; ``hot`` is all of them, sorted."""
+
+    gaps: set[int]
+    inside: dict[int, frozenset[str]]
+    crossed: dict[int, frozenset[str]]
+    hot: list[int]
+
+    @classmethod
+    def of(cls, t: np.ndarray, lon: np.ndarray, lat: np.ndarray, before: np.ndarray, index: ZoneIndex,
+           config: TrackerConfig) -> _Hits:
+        """One vectorised containment pass and one vectorised leg-crossing pass over the whole batch."""
+        elapsed = t - before[0]
+        legs = np.flatnonzero(elapsed <= config.gap_seconds)  # NaN (no position before) is neither leg nor gap
+        gaps = set(np.flatnonzero(elapsed > config.gap_seconds).tolist())
+        inside = index.containing_hits(lon, lat)
+        crossed: dict[int, frozenset[str]] = {}
+        if legs.size:
+            leg_ends = legs.tolist()
+            for leg, zones in index.crossing_hits(before[1][legs], before[2][legs], lon[legs], lat[legs]).items():
+                crossed[leg_ends[leg]] = zones
+        return cls(gaps, inside, crossed, sorted(gaps.union(inside, crossed)))
+
+
+def _advance(state: dict[str, Any], mine: list[StaticData] | None, kept: list[Position], start: int, end: int,
+             hot: list[int], hits: _Hits, index: ZoneIndex, config: TrackerConfig,
+             alerts: list[Alert]) -> dict[str, Any]:
+    """One vessel's new state after its positions ``kept[start:end]`` and static data ``mine``;
+    appends its alerts.  ``hot``: the indexes among its positions where something can happen."""
+    if mine and len(mine) > 1:
+        mine.sort(key=_order)
+    zones = state.get("zones")
+    if len(hot) == 1 and not (zones or mine) and hot[0] in hits.gaps and hot[0] not in hits.inside:
+        # the commonest event: back from a silence, in no zone before or after (as in _walk)
+        k = hot[0]
+        if k > start:
+            previous = kept[k - 1].time, kept[k - 1].lat, kept[k - 1].lon
+        else:
+            last = state["last"]
+            previous = last["time"], last["lat"], last["lon"]
+        alerts.append(_gap_alert(kept[k], state.get("name"), previous))
+        return _advanced(state, kept[end - 1])
+    if hot or zones:
+        return _walk(state, kept, start, end, hot, mine or [], hits.gaps, hits.inside, hits.crossed, index,
+                     config, alerts)
+    # nothing can happen: the static data sets the name, the last position becomes "last"
+    for static in mine or ():
+        state = apply_static(state, static)
+    if end > start:
+        state = _advanced(state, kept[end - 1])
+    return state
 
 
 #: Batches of fewer records take the stepwise path: for them the fixed cost of the fast path's
