@@ -71,7 +71,9 @@ def test_failing_processor_is_retried_with_backoff_then_dead_lettered_in_its_own
     attempts = rec.attempts[f"bad:{event.id}"]
     assert len(attempts) == 3  # first try + max_retries
     gaps = [b - a for a, b in zip(attempts, attempts[1:])]
-    assert gaps[0] >= 0.05 and gaps[1] > gaps[0] * 1.2, f"exponential backoff, got {gaps}"
+    # dramatiq's backoff with jitter: attempt n waits between 2^n x 50 and 2^n x 100 ms (the consumer
+    # polls its delay queue every 100 ms, so measured gaps are quantised: compare with the minimums)
+    assert gaps[0] >= 0.05 and gaps[1] >= 0.1, f"exponential backoff, got {gaps}"
     [dead] = h.dead_letters("bad")
     assert dead.processor == "bad" and dead.queue == "alcyon.bad"
     assert dead.reason == "handler_error" and "RuntimeError: boom on s1" in dead.error
