@@ -3,7 +3,7 @@
 State is a small JSON/msgpack-friendly dict per vessel::
 
     {"last": {"time": t, "lat": .., "lon": .., "sog": ..} | None,
-     "zones": {zone_id: {"since": entry time, "dwell": dwell alert sent}},
+     "zones": {zone_id: {"since": entry time, "dwell": dwell alert sent, "name": the zone's name}},
      "name": str | None, "ship_type": int | None, "static_time": t | None}
 
 Ordering is by event time.  A position not newer than the vessel's last one is stale and
@@ -144,11 +144,14 @@ def step(state: dict[str, Any] | None, pos: Position, index: ZoneIndex, inside_n
 
     def alert(kind: str, zone_id: str | None, **extra: Any) -> Alert:
         zone = index.get(zone_id) if zone_id is not None else None
+        # a zone removed by a reload is gone from the index: its name is the one kept in the visit
+        zone_name = zone.name if zone else before.get(zone_id, {}).get("name") if zone_id else None
         return Alert(kind, f"{ALERT_EVENT_PREFIX}{kind}" + ("" if zone_id is None else f":{zone_id}"), mmsi,
-                     pos.time, pos.lat, pos.lon, pos.sog, zone_id, zone.name if zone else None, name,
-                     cause=pos, **extra)
+                     pos.time, pos.lat, pos.lon, pos.sog, zone_id, zone_name, name, cause=pos, **extra)
 
-    now = {zone_id for zone_id in inside_now if concerned(zone_id)}
+    # A visit once opened lasts until the vessel leaves the zone (or the zone is removed), even if
+    # static data then shows a ship type the zone does not watch: no false `exited` while inside.
+    now = {zone_id for zone_id in inside_now if zone_id in before or concerned(zone_id)}
     alerts = []
     if gap:
         alerts.append(alert("gap", None, previous=(last["time"], last["lat"], last["lon"]),  # type: ignore[index]
@@ -160,7 +163,7 @@ def step(state: dict[str, Any] | None, pos: Position, index: ZoneIndex, inside_n
         else:
             alerts.append(alert("exited", zone_id, since=before[zone_id]["since"]))
     for zone_id in sorted(now.difference(before)):
-        zones[zone_id] = {"since": pos.time, "dwell": False}
+        zones[zone_id] = {"since": pos.time, "dwell": False, "name": index.get(zone_id).name}  # type: ignore[union-attr]
         alerts.append(alert("entered", zone_id))
     if crossed and not gap:
         for zone_id in sorted(set(crossed).difference(before, now)):
@@ -168,7 +171,8 @@ def step(state: dict[str, Any] | None, pos: Position, index: ZoneIndex, inside_n
                 alerts.append(alert("crossed", zone_id, previous=(last["time"], last["lat"], last["lon"])))  # type: ignore[index]
     for zone_id, visit in zones.items():
         zone = index.get(zone_id)
-        if not visit["dwell"] and zone is not None and zone.rules.dwell_due(pos.time - visit["since"], pos.sog):
+        if (not visit["dwell"] and zone is not None and zone.rules.dwell_due(pos.time - visit["since"], pos.sog)
+                and concerned(zone_id)):
             visit["dwell"] = True
             alerts.append(alert("dwell", zone_id, since=visit["since"]))
     return _state(state, moved, zones), alerts
@@ -427,14 +431,13 @@ _GAP_RULE = ALERT_EVENT_PREFIX + "gap"
 def _stays(state: dict[str, Any], pos: Position, here: frozenset[str], crossed: frozenset[str],
            index: ZoneIndex) -> bool:
     """Whether :func:`step` (after no gap) would leave the vessel's zones as they are: ``pos``
-    is inside exactly those, all still concerning it, the leg crosses no other, no dwell is due."""
+    is inside exactly those, all still loaded, the leg crosses no other, no dwell is due."""
     zones = state["zones"]
     if here != zones.keys() or not crossed <= here:
         return False
-    mmsi, ship_type = pos.mmsi, state.get("ship_type")
     for zone_id, visit in zones.items():
         zone = index.get(zone_id)
-        if zone is None or not zone.rules.concerns(mmsi, ship_type):
+        if zone is None:
             return False
         if not visit["dwell"] and zone.rules.dwell_due(pos.time - visit["since"], pos.sog):
             return False

@@ -157,6 +157,33 @@ def test_which_vessels_a_zone_concerns():
     assert [a.kind for a in alerts] == ["entered", "exited"]
 
 
+def test_a_ship_type_revealed_inside_a_zone_that_does_not_watch_it_gives_no_false_exit():
+    """Static data arriving while a vessel is inside: the open visit lasts until it really leaves,
+    with no `exited` before, and no dwell for a type the zone does not watch."""
+    index = _square_index({"vessels": {"ship_types": [30], "include_unknown_type": True}, "dwell_minutes": 2})
+    mmsi = "227000017"
+    inside = [_ping(mmsi, T0 + 60 * i, 0.05, 0.05) for i in range(5)]
+    records = [inside[0], _static(mmsi, T0 + 30, ship_type=70), *inside[1:], _ping(mmsi, T0 + 300, 0.5, 0.5)]
+    for batch in (1, 2, 50):  # whatever the batch boundaries (and both the stepwise and the batch path)
+        states, alerts = _run(records, index, batch=batch)
+        assert [(a.kind, a.time - T0) for a in alerts] == [("entered", 0), ("exited", 300)], batch
+        assert states[mmsi]["zones"] == {} and states[mmsi]["ship_type"] == 70
+    # a vessel of that type entering afterwards is not concerned at all
+    _, alerts = _run([_static("227000018", T0 - 1, ship_type=70), _ping("227000018", T0, 0.05, 0.05)], index)
+    assert alerts == []
+
+
+def test_a_zone_removed_by_a_reload_ends_its_visits_with_the_zone_name_kept():
+    square, elsewhere = _square_index(), _square_index(size=0.01)
+    mmsi = "227000019"
+    state, alerts = step(None, _ping(mmsi, T0, 0.05, 0.05), square, frozenset({"sq"}), CONFIG)
+    assert [(a.kind, a.zone_name) for a in alerts] == [("entered", "Square")]
+    gone = ZoneIndex([])  # the reloaded file no longer has the zone
+    state, alerts = step(state, _ping(mmsi, T0 + 60, 0.05, 0.05), gone, frozenset(), CONFIG)
+    assert [(a.kind, a.zone_id, a.zone_name, a.since) for a in alerts] == [("exited", "sq", "Square", T0)]
+    assert state["zones"] == {} and elsewhere.get("sq") is not None
+
+
 def test_stale_and_duplicate_positions_change_nothing(index):
     first, second = _ping("227000008", T0, 0.0, 45.0), _ping("227000008", T0 + 10, 0.1, 45.0)
     state, _ = step(None, first, index, frozenset(), CONFIG)
@@ -177,7 +204,7 @@ def test_step_is_pure_and_its_state_serialisable():
     state, _ = process_batch([_static("227000009", T0 + 300, name="KORRIGAN", ship_type=30)],
                              {"227000009": state}, index, CONFIG)
     state = state["227000009"]
-    assert state["zones"] == {"sq": {"since": T0, "dwell": True}} and state["name"] == "KORRIGAN"
+    assert state["zones"] == {"sq": {"since": T0, "dwell": True, "name": "Square"}} and state["name"] == "KORRIGAN"
     assert json.loads(json.dumps(state)) == state  # no tuples, no sets
     assert msgpack.unpackb(msgpack.packb(state)) == state
 
