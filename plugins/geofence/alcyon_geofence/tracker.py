@@ -8,8 +8,9 @@ State is a small JSON/msgpack-friendly dict per vessel::
 
 Ordering is by event time.  A position not newer than the vessel's last one is stale and
 changes nothing, so replays and duplicates are harmless.  :func:`process_batch` sorts each
-vessel's records within the batch, so a batch gives the same alerts in any input order.
-Across batches there is no reordering buffer: a ping older than one already processed is
+vessel's records within the batch, so a batch gives the same alerts in any input order (but
+for two different positions of the same second: the first delivered counts, in a batch as
+across batches, so batch boundaries never change the outcome).  Across batches there is no reordering buffer: a ping older than one already processed is
 dropped (as Global Fishing Watch's segmenter does) rather than delaying every alert.
 """
 
@@ -183,10 +184,12 @@ def _state(old: dict[str, Any], last: dict[str, Any] | None, zones: dict[str, An
             "static_time": old.get("static_time")}
 
 
-def _order(record: Position | StaticData) -> tuple[float, int, str]:
-    # Static data first at equal times so alerts of that instant carry the name; raw breaks
-    # ties between different reports of the same second, whatever order they came in.
-    return record.time, isinstance(record, Position), record.raw
+def _order(record: Position | StaticData) -> tuple[float, bool]:
+    # Static data first at equal times so alerts of that instant carry the name.  Two positions
+    # of the same second keep their delivery order (the sorts are stable): the first one counts
+    # and the other is stale, as when they come in different batches, so batch boundaries never
+    # change the outcome.
+    return record.time, isinstance(record, Position)
 
 
 def process_batch(records: Iterable[Position | StaticData], states: Mapping[str, dict[str, Any] | None],

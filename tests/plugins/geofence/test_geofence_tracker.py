@@ -106,14 +106,20 @@ def test_a_silence_of_exactly_the_threshold_is_not_a_gap(index):
     assert [(a.kind, a.time) for a in alerts] == [("gap", T0 + 3601)]
 
 
-def test_reports_with_the_same_time_are_settled_by_their_text_not_their_order(index, zone):
+def test_reports_with_the_same_time_the_first_delivered_counts_whatever_the_batch_boundaries(index, zone):
     inside = zone("3").geometry.representative_point()
     here = _ping("227000016", T0, inside.x, inside.y)
     there = _ping("227000016", T0, -3.3, 47.4)
-    assert here.raw < there.raw  # "here" sorts first and wins; "there" is then stale
-    for order in ([here, there], [there, here]):
-        states, alerts = process_batch(order, {"227000016": None}, index, CONFIG)
-        assert [a.kind for a in alerts] == ["entered"] and states["227000016"]["last"]["lon"] == inside.x
+    earlier = _ping("227000016", T0 - 60, -3.3, 47.4)
+    filler = [_ping(f"22700{n:04d}", T0, -3.3, 47.4) for n in range(20)]  # big batches take the batch path
+    for first, second, kinds in ((here, there, ["entered"]), (there, here, [])):
+        outcomes = set()
+        for records in ([earlier, first, second], [earlier, first, second, *filler]):
+            for batch in (1, 2, 3, 50):
+                states, alerts = _run(records, index, batch=batch)
+                assert [a.kind for a in alerts] == kinds
+                outcomes.add(states["227000016"]["last"]["lon"])
+        assert outcomes == {first.lon}
 
 
 def test_a_gap_while_no_zone_still_reports_and_no_crossing_is_drawn_over_it(index, zone):
@@ -267,7 +273,7 @@ def _stepwise(records, states, index, config):
     new_states, alerts = {}, []
     for mmsi in sorted(by_vessel):
         state = states.get(mmsi) or {}
-        for record in sorted(by_vessel[mmsi], key=lambda r: (r.time, isinstance(r, Position), r.raw)):
+        for record in sorted(by_vessel[mmsi], key=lambda r: (r.time, isinstance(r, Position))):
             if isinstance(record, StaticData):
                 state = apply_static(state, record)
             else:
