@@ -84,8 +84,11 @@ _LINE_DECODED = ("lines", "decoded")
 #: takes the general path.
 _COMMON = re.compile(
     rb"(?:\\(s:([^,*\\\x00-\x1f\x7f-\xff]{0,40}),c:([0-9]{1,13}))\*([0-9A-Fa-f]{2})\\)?"
-    rb"!([A-Z]{2}VD[MO],1,1,[0-9]?,[0-9A-Z]?,([123B][0-W`-w]{27}),0)\*([0-9A-Fa-f]{2})"
+    rb"!([A-Z]{2}VD[MO],1,1,[0-9]?,[AB12]?,([123B][0-W`-w]{27}),0)\*([0-9A-Fa-f]{2})"
 ).fullmatch
+_SEQUENCE_IDS = frozenset([b"", *(str(d).encode() for d in range(10))])
+_CHANNELS = frozenset([b"", b"A", b"B", b"1", b"2"])
+_UNREADABLE_TAG = "unreadable tag-block field (c: must be a positive integer)"
 _new_tuple = tuple.__new__  # builds a NamedTuple without its Python-level __new__
 #: The value of every two-digit hex checksum, either case (int(check, 16) costs 4 times more).
 _HEX2 = {f"{a}{b}".encode(): int(a + b, 16) for a in "0123456789ABCDEFabcdef" for b in "0123456789ABCDEFabcdef"}
@@ -240,7 +243,7 @@ class AisDecoder:
             now = self._clock() if received_at is None else received_at
             self._sentence(data, raw, None, now, out)
         elif first == 92:  # '\': one or more \tag\sentence segments
-            now = self._tagged(data, raw, received_at, out)
+            self._tagged(data, raw, received_at, out)
         else:
             counts["comment" if first == 35 else "not_ais"] += 1
             return out
@@ -265,8 +268,6 @@ class AisDecoder:
             now = self._clock() if received_at is None else received_at
             sums = int.from_bytes(body, "little")
         else:
-            if received_at is None:
-                self._clock()  # as _tagged, which reads it before it sees the c: time
             sums = int.from_bytes(body, "little") | int.from_bytes(tag, "little") << 512
         # Both checksums in one _fold64: the body folds into bits 0-7, the tag into bits 512-519 (each
         # is at most 64 bytes long, so the two never mix).
@@ -278,6 +279,11 @@ class AisDecoder:
                     Rejection("bad_checksum", raw, f"tag block checksum {tag_check.decode()} != {actual:02X}"))
             source = source_text.decode()
             now = float(stamp_text)
+            if not now:  # c:0 is no time: refused as _tag_block refuses it
+                out = []
+                self.counts["lines"] += 1
+                self._reject("malformed", raw, _UNREADABLE_TAG, out)
+                return out
             if now >= _MILLISECONDS_FROM:
                 now /= 1000.0
         if now > self._next_expiry.get(source, _NEVER):
@@ -303,13 +309,12 @@ class AisDecoder:
         counts["rejected:" + rejection.reason] += 1
         return [rejection]
 
-    def _tagged(self, data: bytes, raw: str, received_at: float | None, out: list[Result]) -> float:
-        """Handle ``\\tag\\sentence[\\tag\\sentence...]``; returns the receive time of the last one."""
+    def _tagged(self, data: bytes, raw: str, received_at: float | None, out: list[Result]) -> None:
+        """Handle ``\\tag\\sentence[\\tag\\sentence...]`` (the clock is read only for a tag block without c:)."""
         parts = data.split(b"\\")
-        now = self._clock() if received_at is None else received_at
         if len(parts) % 2 == 0:
             self._reject("malformed", raw, "unterminated tag block (odd number of '\\')", out)
-            return now
+            return
         single = len(parts) == 3
         for i in range(1, len(parts), 2):
             tag, sentence = parts[i], parts[i + 1]
@@ -321,19 +326,13 @@ class AisDecoder:
             if parsed is not None:
                 source, now = parsed
                 self._sentence(sentence, text, source, now, out)
-        return now
 
     def _tag_block(self, tag: bytes, text: str, received_at: float | None,
                    out: list[Result]) -> tuple[str | None, float] | None:
         """Verify a tag block and return (source, receive time), or reject and return None."""
         body, star, check = tag.rpartition(b"*")
-        try:
-            if not star or not 1 <= len(check) <= 2:
-                raise ValueError
-            expected = _HEX2.get(check)
-            if expected is None:
-                expected = int(check, 16)
-        except ValueError:
+        expected = _HEX2.get(check) if star else None  # exactly two hex digits
+        if expected is None:
             self._reject("malformed", text, "tag block without a *hh checksum", out)
             return None
         actual = _xor(body)
@@ -346,10 +345,11 @@ class AisDecoder:
         try:
             for field in body.split(b","):
                 key = field[:2]
-                if key == b"c:":
-                    stamp = float(field[2:])
-                    if not math.isfinite(stamp):
+                if key == b"c:":  # a positive integer: unix seconds, or milliseconds
+                    digits = field[2:]
+                    if not digits.isdigit() or not digits.strip(b"0"):
                         raise ValueError
+                    stamp = float(digits)
                     if stamp >= _MILLISECONDS_FROM:
                         stamp /= 1000.0
                 elif key == b"s:":
@@ -357,7 +357,7 @@ class AisDecoder:
                 elif key == b"g:":
                     group = field[2:].decode("ascii")
         except (ValueError, UnicodeDecodeError):
-            self._reject("malformed", text, "unreadable tag-block field", out)
+            self._reject("malformed", text, _UNREADABLE_TAG, out)
             return None
         if group is not None:
             source, stamp = self._group_member(group, source, stamp)
@@ -390,13 +390,8 @@ class AisDecoder:
             self.counts["not_ais"] += 1
             return
         star = data.rfind(b"*")
-        try:
-            if star < 0 or not 1 <= len(data) - star - 1 <= 2:
-                raise ValueError
-            expected = _HEX2.get(data[star + 1:])
-            if expected is None:
-                expected = int(data[star + 1:], 16)
-        except ValueError:
+        expected = _HEX2.get(data[star + 1:]) if star >= 0 else None  # exactly two hex digits
+        if expected is None:
             self._reject("malformed", raw, "sentence without a *hh checksum", out)
             return
         body = data[1:star]
@@ -411,6 +406,9 @@ class AisDecoder:
         _, count, number, seq_id, channel, payload, fill = fields
         if (count, number, fill) not in _FRAMING:
             self._reject("malformed", raw, "bad fragment count/number or fill bits", out)
+            return
+        if seq_id not in _SEQUENCE_IDS or channel not in _CHANNELS:
+            self._reject("malformed", raw, "sequence id must be empty or 0-9, channel empty, A, B, 1 or 2", out)
             return
         if not payload:
             self._reject("empty_payload", raw, "no payload", out)

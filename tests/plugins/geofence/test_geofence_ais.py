@@ -55,7 +55,8 @@ EXPECTED = {
     # group whose member 2 has no s:/c: (it inherits them); 3 tag blocks with a wrong "*A"
     # checksum (actual 7E, 61, 1D).  Decoded 7 + 2 = 9.
     "pyais_mixed.txt": {"lines": 35, "comment": 5, "blank": 7, "not_ais": 8, "decoded": 9, "reassembled": 2,
-                        "rejected:bad_checksum": 3, "rejected:invalid_mmsi": 1},
+                        # three tag blocks end in a one-digit "*A": not a checksum (two hex digits)
+                        "rejected:malformed": 3, "rejected:invalid_mmsi": 1},
     # 898 lines, all valid checksums: 878 single sentences, of which 100 have an empty payload;
     # the 778 others are 667 type 1 + 76 type 3 + 19 type 18 (762 positions, 4 of them from
     # MMSI 247120860 at lat 91 / lon 181), 2 type 24 (160 and 168 bits), and 14 ignored (7 x
@@ -325,6 +326,49 @@ def test_bad_tag_blocks_are_rejected():
     assert decoder.feed(_tag("s:r1,c:soon") + line, 1.0)[0].reason == "malformed"
     assert decoder.feed(_tag("s:r1,c:nan") + line, 1.0)[0].reason == "malformed"
     assert decoder.feed("\\s:r1,c:1699401978*00" + line, 1.0)[0].reason == "malformed"  # unterminated
+
+
+@pytest.mark.parametrize("tag", ["s:r1,c:-1699401978", "s:r1,c:1.6994e9", "s:r1,c:+1699401978", "s:r1,c:0",
+                                 "s:r1,c:000", "s:r1,c:inf", "s:r1,c:"])
+def test_a_tag_block_time_must_be_a_positive_integer(tag):
+    decoder = AisDecoder()
+    (result,) = decoder.feed(_tag(tag) + _encoded(), 1.0)
+    assert result.reason == "malformed" and "c: must be a positive integer" in result.detail
+
+
+@pytest.mark.parametrize("sentence, valid", [
+    ("AIVDM,1,1,,A,", True), ("AIVDM,1,1,7,B,", True), ("AIVDM,1,1,,2,", True), ("AIVDM,1,1,,,", True),
+    ("AIVDM,1,1,12,A,", False), ("AIVDM,1,1,x,A,", False), ("AIVDM,1,1,,C,", False), ("AIVDM,1,1,,AB,", False),
+])
+def test_sequence_ids_and_channels_are_validated(sentence, valid):
+    body = _encoded()[1:].rsplit("*", 1)[0]
+    line = _sentence(sentence + body.split(",", 5)[5])
+    for text in (line, _tag("s:r1,c:1699401978") + line):  # bare and tagged: the fast path and the other
+        (result,) = AisDecoder().feed(text, 1.0)
+        assert (type(result) is Position) is valid, text
+        if not valid:
+            assert result.reason == "malformed" and "channel" in result.detail
+
+
+@pytest.mark.parametrize("check", ["A", "0A1", ""])
+def test_checksums_are_exactly_two_hex_digits(check):
+    body = _encoded()[1:].rsplit("*", 1)[0]
+    (result,) = AisDecoder().feed(f"!{body}*{check}", 1.0)
+    assert result.reason == "malformed"
+    fields = "s:r1,c:1699401978"
+    (result,) = AisDecoder().feed(f"\\{fields}*{check}\\" + _encoded(), 1.0)
+    assert result.reason == "malformed"
+
+
+def test_a_line_with_a_tag_block_time_never_reads_the_clock():
+    def clock() -> float:
+        raise AssertionError("the clock was read")
+
+    decoder = AisDecoder(clock=clock)
+    line = _tag("s:r1,c:1699401978") + _encoded()
+    assert decoder.feed(line)[0].time == 1699401978.0  # the common line's path
+    assert decoder.feed(_tag("s:r1,c:1699401979,n:5") + _encoded())[0].time == 1699401979.0  # the general path
+    assert decoder.feed(_tag("s:r1,c:1699401980") + _two_part()[0]) == []  # a first fragment, held
 
 
 @pytest.mark.parametrize("fields, reason", [
