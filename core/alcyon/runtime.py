@@ -40,8 +40,10 @@ class Runtime:
     """Everything one alcyon process needs to publish events and run processors."""
 
     def __init__(self, config: Config, host: PluginHost, *, processors: Sequence[str] | None = None,
-                 state_store: Any = None) -> None:
+                 state_store: Any = None, state_prefix: str = "") -> None:
         self.config = config
+        #: Prepended to each processor's state namespace (the test harness isolates its runs with it).
+        self.state_prefix = state_prefix
         self.host = host
         self.event_types = host.event_types()
         available = {p.name: p for p in host.processors()}
@@ -92,6 +94,10 @@ class Runtime:
         self._stopping = threading.Event()
         #: Called with (event type, events) for every batch published (taps, tests, summaries).
         self.listeners: list[Callable[[str, Sequence[Event]], None]] = []
+        #: Called with (processor, event, error) each time a handler raises (the test harness).
+        self.failure_listeners: list[Callable[[Processor, Event, BaseException], None]] = []
+        #: False: a handler error dead-letters its event at once, without retries (fail-fast tests).
+        self.retry_failures = True
 
     # -- state -----------------------------------------------------------------------------
     def keyed_state(self, processor: Processor) -> Any:
@@ -102,7 +108,7 @@ class Runtime:
         with self._lock:
             if self._state_store is None:
                 self._state_store = open_state_store(self.config.state_url or None)
-        return KeyedState(self._state_store, processor.name, ttl=processor.state_ttl_s,
+        return KeyedState(self._state_store, self.state_prefix + processor.name, ttl=processor.state_ttl_s,
                           remember=processor.state_remember)
 
     def rejecter(self, source: Source) -> Callable[[bytes, str, str], None]:
