@@ -9,8 +9,8 @@ from typing import Any, Sequence
 
 from . import __version__
 from .config import SETTINGS, Config, load_config
-from .errors import AlcyonError
-from .logs import redact
+from .errors import AlcyonError, ConfigError
+from .logs import configure_logging, redact
 from .plugins import PluginHost
 
 DESCRIPTION = """\
@@ -43,6 +43,9 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
                    help="exit once every source has finished and every event is processed (demos, replays)")
     p.add_argument("--source", action="append", help="run only this source (repeatable)")
     p.add_argument("--threads", type=int, help="handler threads (default: worker_threads)")
+    p.add_argument("-i", "--input", metavar="FILE",
+                   help="publish the events of this JSON-lines file ('-' for stdin), validated first, process "
+                        "them and exit when idle; no source runs unless named with --source")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("worker", help="run processors against RabbitMQ until SIGTERM",
@@ -66,10 +69,16 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_ingest)
 
     p = sub.add_parser("publish", help="publish events from a JSON-lines file ('-' for stdin)",
-                       description="Each line is a CloudEvents object: type and subject are required; id, "
-                                   "source and time default to a new uuid, this file and now. Events are "
-                                   "batched by type and confirmed by the broker before the command exits.")
+                       description="Each line is a CloudEvents object: type and subject are required; source "
+                                   "and time default to this file and now; id defaults to one derived from the "
+                                   "line's content and number, so publishing a file twice sends the same events "
+                                   "again, not duplicates. The whole file is validated first (JSON, envelope, "
+                                   "the schema of each installed event type): one bad line and nothing is sent. "
+                                   "With RabbitMQ, events are batched by type and confirmed by the broker before "
+                                   "the command exits; embedded (no ALCYON_BROKER_URL), the installed processors "
+                                   "handle them in this process until idle.")
     p.add_argument("file", help="JSON-lines file, or - for standard input")
+    p.add_argument("--dry-run", action="store_true", help="validate the file and say what would be sent; send nothing")
     p.set_defaults(func=_cmd_publish)
 
     p = sub.add_parser("topology", help="print (or --apply) the exchange, queues and bindings",
@@ -118,8 +127,10 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     config_path = _peek_config(argv)
+    configure_logging()  # logs to stderr from the start: stdout is the command's output (--json)
     try:
         config = load_config(config_path)
+        configure_logging(config.log_level, config.log_format)
         host = PluginHost(config).load_entry_points()
     except AlcyonError as exc:
         if any(a in ("-h", "--help", "--version") for a in argv):
@@ -154,7 +165,24 @@ def _peek_config(argv: list[str]) -> str | None:
 def _cmd_run(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
     from alcyon_workers.runner import run_all
 
-    return run_all(config, until_idle=args.until_idle, sources=args.source, threads=args.threads)
+    if args.input is None:
+        return run_all(config, until_idle=args.until_idle, sources=args.source, threads=args.threads)
+    events = _read_input(args.input, host)
+    return run_all(config, until_idle=True, sources=args.source or (), threads=args.threads, events=events)
+
+
+def _read_input(path: str, host: PluginHost) -> list[Any]:
+    """Every event of ``path`` ('-': stdin), validated against the installed event types, or an error."""
+    from .inputs import read_events
+
+    types = host.validate().event_types()
+    if path == "-":
+        return read_events(sys.stdin.buffer, "<stdin>", types)
+    try:
+        with open(path, "rb") as stream:
+            return read_events(stream, path, types)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
 
 
 def _cmd_ingest(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
@@ -175,26 +203,28 @@ def _cmd_worker(args: argparse.Namespace, config: Config, host: PluginHost) -> i
 
 
 def _cmd_publish(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
-    from .codec import events_from_json_lines
+    from collections import Counter
+
     from .runtime import Runtime
 
+    events = _read_input(args.file, host)
+    if args.dry_run:
+        counts = Counter(e.type for e in events)
+        print(f"{len(events)} event(s) valid ({', '.join(f'{t} {n}' for t, n in sorted(counts.items())) or 'none'}); "
+              "nothing published (--dry-run)")
+        return 0
     if config.embedded:
-        print("alcyon: error: publish needs a broker: set ALCYON_BROKER_URL (in the embedded mode, sources "
-              "publish inside `alcyon run`)", file=sys.stderr)
-        return 2
-    runtime = Runtime(config, host.validate())
-    count = 0
-    stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")
+        from alcyon_workers.runner import run_all
+
+        return run_all(config, until_idle=True, sources=(), events=events)
+    runtime = Runtime(config, host)
     try:
-        for event in events_from_json_lines(stream, origin=args.file):
+        for event in events:
             runtime.publish(event)
-            count += 1
         runtime.flush()
     finally:
-        if stream is not sys.stdin:
-            stream.close()
         runtime.stop(grace_s=10)
-    print(f"published {count} event(s), confirmed by the broker")
+    print(f"published {len(events)} event(s), confirmed by the broker")
     return 0
 
 

@@ -44,7 +44,7 @@ def configure_logging(level: str = "info", fmt: str = "json", stream: TextIO | N
     through the standard library); dramatiq's and pika's go through a root handler that renders
     them with the same processors.
     """
-    stream = stream or sys.stderr
+    stream = stream or _Stderr()
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -76,6 +76,16 @@ def configure_logging(level: str = "info", fmt: str = "json", stream: TextIO | N
 def get_logger(name: str, **context: Any) -> Any:
     """A lazy logger: it takes the configuration in force when it logs, not when it is created."""
     return structlog.get_logger(name, **context)
+
+
+class _Stderr:
+    """Whatever ``sys.stderr`` is when a line is written (pytest swaps it between tests)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 class _NamedWriteLogger(structlog.WriteLogger):

@@ -54,12 +54,16 @@ def select_sources(host: PluginHost, names: Sequence[str] | None) -> list[Source
     if unknown:
         raise ConfigError(f"unknown source(s) {', '.join(unknown)}; installed: "
                           f"{', '.join(sorted(available)) or 'none'} (see `alcyon plugins`)")
-    return [available[n] for n in names] if names else list(available.values())
+    return list(available.values()) if names is None else [available[n] for n in names]
 
 
 def run_all(config: Config, *, until_idle: bool = False, sources: Sequence[str] | None = None,
-            threads: int | None = None, processors: bool = True, inputs: Sequence[str] | None = None) -> int:
-    """Run sources (and, unless ``processors`` is false, every processor) until a signal, or idle."""
+            threads: int | None = None, processors: bool = True, inputs: Sequence[str] | None = None,
+            events: Sequence[Event] = ()) -> int:
+    """Run sources (and, unless ``processors`` is false, every processor) until a signal, or idle.
+
+    ``sources=None`` runs every source, ``()`` none; ``events`` are published first (``--input``).
+    """
     prepare_process(config)
     stopping = stop_event_on_signals()
     host = PluginHost(config).load_entry_points().validate()
@@ -74,6 +78,8 @@ def run_all(config: Config, *, until_idle: bool = False, sources: Sequence[str] 
              processors=[p.name for p in runtime.processors], sources=[s.name for s in selected])
     tally = Tally()
     runtime.listeners.append(tally.count)
+    for event in events:
+        runtime.publish(event)
     source_threads = start_sources(runtime, selected, stopping, inputs)
     started = time.monotonic()
     while not stopping.is_set():
