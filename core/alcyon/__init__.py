@@ -9,11 +9,13 @@ from .errors import (AlcyonError, BadInput, BrokerError, ConfigError, DecodeErro
 from .events import Event, derive, derived_id
 from .hookspecs import hookimpl
 from .processors import Context, EventType, Option, Processor, Source, SourceContext
+from .state import KeyedRecord, KeyedState
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AlcyonError", "BadInput", "BrokerError", "Config", "ConfigError", "Context", "DecodeError", "Event",
-    "EventType", "InvalidEvent", "MessageTooLarge", "Option", "PluginError", "Processor", "PublishError",
+    "EventType", "InvalidEvent", "KeyedRecord", "KeyedState", "MessageTooLarge", "Option", "PluginError",
+    "Processor", "PublishError",
     "Source", "SourceContext", "derive", "derived_id", "hookimpl", "load_config",
 ]

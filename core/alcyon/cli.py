@@ -92,9 +92,12 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("new-plugin", help="create a plugin project that passes its own tests",
                        description="Write a plugin project (pyproject with the alcyon.plugins entry point, a "
-                                   "processor, tests on the embedded broker) into DIRECTORY.")
+                                   "processor named like the plugin, its tests) into DIRECTORY.")
     p.add_argument("name", help="plugin name: lower-case letters, digits, '_'")
     p.add_argument("directory", nargs="?", help="where to create it (default: ./alcyon-NAME)")
+    p.add_argument("--stateful", action="store_true",
+                   help="a processor with keyed state (an energy budget per meter over a rolling window), tested "
+                        "embedded and on RabbitMQ + Redis")
     p.set_defaults(func=_cmd_new_plugin)
 
     p = sub.add_parser("config", help="configuration commands")
@@ -257,7 +260,11 @@ def _cmd_plugins(args: argparse.Namespace, config: Config, host: PluginHost) -> 
                             "batch": p.handle_batch is not None, "stateful": p.stateful} for p in i.processors],
             "sources": [{"name": s.name, "publishes": list(s.publishes)} for s in i.sources],
             "event_types": [t.name for t in i.event_types],
-        } for i in infos], indent=2))
+            "options": [{"name": o.name, "type": _type_names(o.type), "default": o.default, "required": o.required,
+                         "minimum": o.minimum, "maximum": o.maximum,
+                         "choices": list(o.choices) if o.choices else None, "help": o.help}
+                        for o in host.options(i.name)],
+        } for i in infos], indent=2, default=str))
         return 0
     if not infos:
         print("no plugins installed (or all disabled)")
@@ -271,6 +278,8 @@ def _cmd_plugins(args: argparse.Namespace, config: Config, host: PluginHost) -> 
             print(f"  source {s.name} -> {', '.join(s.publishes)}")
         for t in i.event_types:
             print(f"  event type {t.name}")
+        for o in host.options(i.name):
+            print(f"  option {o.name}: {o.describe()}")
     if config.disabled:
         print(f"disabled: {', '.join(sorted(config.disabled))}")
     return 0
@@ -282,7 +291,7 @@ def _cmd_new_plugin(args: argparse.Namespace, config: Config, host: PluginHost) 
     from .plugin_template import create_plugin
 
     directory = Path(args.directory or f"alcyon-{args.name.replace('_', '-')}")
-    files = create_plugin(args.name, directory)
+    files = create_plugin(args.name, directory, stateful=args.stateful)
     print(f"created {len(files)} files in {directory}; next: cd {directory} && pip install -e \".[test]\" && pytest")
     return 0
 
@@ -294,8 +303,21 @@ def _cmd_config_check(args: argparse.Namespace, config: Config, host: PluginHost
     for name, shown, help_text in config.describe():
         print(f"  {name:<{width}}  {shown:<24}  {help_text}")
     for name in host.names():
-        print(f"  [plugins.{name}] {redact(json.dumps(host.plugin_config(name), default=str))}")
+        print(f"  [plugins.{name}]")
+        _print_options(host, name, "    ")
     return 0
+
+
+def _print_options(host: PluginHost, name: str, indent: str) -> None:
+    """Each option of plugin ``name``: its value (redacted) and what it accepts, with its help."""
+    values = host.plugin_config(name)
+    options = host.options(name)
+    if not options:
+        print(f"{indent}(no options)")
+    width = max((len(o.name) for o in options), default=0)
+    for option in options:
+        shown = redact(json.dumps(values.get(option.name), default=str))
+        print(f"{indent}{option.name:<{width}} = {shown:<24}  {option.describe()}")
 
 
 def _cmd_dlq(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
@@ -306,6 +328,10 @@ def _cmd_dlq(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
         return admin.run(args)
     finally:
         admin.close()
+
+
+def _type_names(expected: Any) -> list[str]:
+    return [t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,))]
 
 
 def print_json(value: Any) -> None:

@@ -28,7 +28,7 @@ from .execution import ProcessorRunner
 from .logs import get_logger
 from .metrics import REASONS, metrics, multiprocess_dir
 from .plugins import PluginHost
-from .processors import Processor, Source
+from .processors import Processor, Source, StateNotDeclared
 from .topology import UNROUTED, Topology, dead_letter_arguments
 
 log = get_logger("alcyon.runtime")
@@ -101,8 +101,9 @@ class Runtime:
 
     # -- state -----------------------------------------------------------------------------
     def keyed_state(self, processor: Processor) -> Any:
+        """The processor's :class:`KeyedState` (a stand-in that explains ``stateful=True`` if it has none)."""
         if not processor.stateful:
-            return None
+            return StateNotDeclared(processor.name)
         from .state import KeyedState, open_state_store
 
         with self._lock:

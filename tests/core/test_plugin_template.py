@@ -25,6 +25,20 @@ def test_the_generated_plugin_passes_its_own_tests(tmp_path, capsys):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
+    assert 'name="heat"' in (directory / "alcyon_heat" / "plugin.py").read_text(), "processor named like the plugin"
+    assert "rabbitmq: needs RabbitMQ" in (directory / "pyproject.toml").read_text()
+
+
+def test_the_generated_stateful_plugin_passes_its_own_embedded_tests(tmp_path, capsys):
+    directory = tmp_path / "alcyon-power-budget"
+    assert main(["new-plugin", "--stateful", "power_budget", str(directory)]) == 0
+    source = (directory / "alcyon_power_budget" / "plugin.py").read_text()
+    assert "stateful=True" in source and "ctx.state.apply" in source
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not rabbitmq",
+                             "tests"], cwd=directory, env={**os.environ, "PYTHONPATH": str(directory)},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed, 1 deselected" in result.stdout
 
 
 @pytest.mark.parametrize("name", ["Heat", "9lives", "class", "a-b"])
