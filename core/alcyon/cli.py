@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 from . import __version__
 from .config import SETTINGS, Config, load_config
-from .errors import AlcyonError, ConfigError
+from .errors import AlcyonError, BrokerError, ConfigError
 from .logs import configure_logging, redact
 from .plugins import PluginHost
 
@@ -52,7 +52,8 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
                        description="Consume the queues of the selected processors (all by default) from "
                                    "RabbitMQ. SIGTERM stops gracefully within shutdown_grace_s; unfinished "
                                    "messages go back to the queue.")
-    p.add_argument("-p", "--processors", help="comma-separated processor names (default: all installed)")
+    p.add_argument("-p", "--processors", help="comma-separated processor or plugin names (a plugin: all its "
+                                               "processors; default: all installed)")
     p.add_argument("--threads", type=int, help="handler threads (default: worker_threads)")
     p.set_defaults(func=_cmd_worker)
 
@@ -113,7 +114,8 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
                             ("replay", "send dead letters back to their processor"),
                             ("purge", "delete dead letters for good")):
         d = dlq_sub.add_parser(name, help=help_text)
-        d.add_argument("processor", help="processor (or source) name (see `alcyon plugins`)")
+        d.add_argument("processor", help="processor (or source) name (see `alcyon plugins`), or `unrouted`: "
+                                         "events no processor subscribed to")
         if name == "show":
             d.add_argument("id", help="dead-letter id (from `alcyon dlq list`)")
         if name in ("replay", "purge"):
@@ -201,8 +203,21 @@ def _cmd_ingest(args: argparse.Namespace, config: Config, host: PluginHost) -> i
 def _cmd_worker(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
     from alcyon_workers.worker import run_worker
 
-    processors = [p.strip() for p in args.processors.split(",")] if args.processors else None
-    return run_worker(config, processors, args.threads)
+    return run_worker(config, processor_names(host, args.processors), args.threads)
+
+
+def processor_names(host: PluginHost, selection: str | None) -> list[str] | None:
+    """``-p a,b``: each a processor name, or a plugin name standing for all of its processors."""
+    if not selection:
+        return None
+    by_plugin: dict[str, list[str]] = {}
+    for p in host.validate().processors():
+        by_plugin.setdefault(p.plugin, []).append(p.name)
+    names: list[str] = []
+    for name in filter(None, (n.strip() for n in selection.split(","))):
+        expanded = by_plugin.get(name) if not any(name in group for group in by_plugin.values()) else None
+        names.extend(n for n in (expanded or [name]) if n not in names)
+    return names
 
 
 def _cmd_publish(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
@@ -243,10 +258,16 @@ def _cmd_topology(args: argparse.Namespace, config: Config, host: PluginHost) ->
             print("alcyon: error: --apply needs ALCYON_BROKER_URL (the embedded mode declares nothing)",
                   file=sys.stderr)
             return 2
-        from .amqp import blocking_channel, parameters_from_config
+        import pika.exceptions
 
-        with blocking_channel(parameters_from_config(config)) as channel:
-            topology.declare_all(channel)
+        from .amqp import blocking_channel, parameters_from_config
+        from .topology import explain_declare_error
+
+        try:
+            with blocking_channel(parameters_from_config(config)) as channel:
+                topology.declare_all(channel)
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            raise BrokerError(explain_declare_error(exc, topology)) from None
         print("applied")
     return 0
 

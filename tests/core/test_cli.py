@@ -28,3 +28,28 @@ def test_config_check_shows_each_plugin_option_with_its_value_and_help():
     assert result.returncode == 0, result.stderr
     [line] = [l for l in result.stdout.splitlines() if l.strip().startswith("gap_minutes")]
     assert "= 45 " in line and "default 30" in line and "minutes without a position that make an AIS gap" in line
+
+
+def test_worker_processors_may_be_named_by_plugin_or_processor():
+    from alcyon import Processor, hookimpl
+    from alcyon.cli import processor_names
+    from alcyon.config import load_config
+    from alcyon.plugins import PluginHost
+
+    class Budget:
+        @hookimpl
+        def alcyon_processors(self, config):
+            return [Processor(name=n, subscribe=("power.sample",), handle=lambda e, ctx: None)
+                    for n in ("power-budget", "power-report")]
+
+    host = PluginHost(load_config(env={}))
+    host.register(Budget(), "power_budget")
+    assert processor_names(host, "power_budget") == ["power-budget", "power-report"]
+    assert processor_names(host, "power-report, power_budget") == ["power-report", "power-budget"]
+    assert processor_names(host, None) is None
+    from alcyon.runtime import Runtime
+    import pytest
+
+    with pytest.raises(Exception, match=r"unknown processor\(s\) nope; installed: power-budget, power-report, of "
+                                        r"plugin\(s\) power_budget"):
+        Runtime(load_config(env={}), host, processors=processor_names(host, "nope"))
