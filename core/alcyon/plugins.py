@@ -21,6 +21,7 @@ import pluggy
 from . import hookspecs
 from .config import Config, plugin_config
 from .errors import ConfigError, PluginError
+from .hookcheck import check_plugin
 from .processors import EventType, Processor, Source
 
 ENTRY_POINT_GROUP = "alcyon.plugins"
@@ -71,6 +72,7 @@ class PluginHost:
             return
         if self.pm.get_plugin(name) is not None:
             raise PluginError(f"two plugins are named {name!r}; rename one")
+        check_plugin(self.pm, plugin, name)
         self.pm.register(plugin, name=name)
         self._versions[name] = version
         try:
