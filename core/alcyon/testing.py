@@ -96,11 +96,13 @@ class Harness:
                 self._failures.append((processor, event, error))
 
     def publish(self, *events: Event | Iterable[Event]) -> None:
+        """Publish events (or iterables of events), batched like a source's; :meth:`join` waits for them."""
         for item in events:
             for event in ([item] if isinstance(item, Event) else item):
                 self.runtime.publish(event)
 
     def send_raw(self, routing_key: str, body: bytes) -> None:
+        """Publish bytes as they are, routed by ``routing_key`` (tests of undecodable input)."""
         self.runtime.send_raw(routing_key, body).result(10)
 
     def join(self, timeout: float = 30.0, settle_s: float = 0.1) -> None:
@@ -178,6 +180,7 @@ class Harness:
             return [(p.name, e, error) for p, e, error in self._failures]
 
     def dead_letters(self, processor: str) -> list[DeadLetter]:
+        """What ``processor`` dead-lettered (``reason``, ``error``, ``traceback``, ``attempts``, ``body``)."""
         return self.runtime.dead_letters.records(f"alcyon.{processor}")
 
     def state(self, processor: str) -> KeyedState:
@@ -197,6 +200,7 @@ class Harness:
         return sum(self.state(name).clear() for name in names)
 
     def delete_queues(self) -> None:
+        """Delete this harness's processor queues on RabbitMQ (done before and after a run)."""
         from dramatiq.common import dq_name, xq_name
 
         with self.runtime.broker.admin_channel() as channel:
@@ -205,6 +209,7 @@ class Harness:
                     channel.queue_delete(queue)
 
     def close(self) -> None:
+        """Stop the runtime; delete its own state namespace, queues and exchange (the fixture does it)."""
         self.runtime.stop(grace_s=5)
         if self._own_state and any(p.stateful for p in self.runtime.processors):
             self.reset_state()
