@@ -138,3 +138,19 @@ def test_publish_to_rabbitmq_is_all_or_nothing_and_a_rerun_sends_the_same_ids(tm
     finally:
         channel.exchange_delete(exchange)
         connection.close()
+
+
+def test_stdin_is_read_whole_and_validated_like_a_file():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ALCYON_LOAD_PLUGINS": "", "ALCYON_BROKER_URL": "", "ALCYON_METRICS_PORT": "0"}
+    ok = subprocess.run([sys.executable, "-m", "alcyon.cli", "publish", "--dry-run", "-"], input=GOOD * 3,
+                        capture_output=True, timeout=60, env=env)
+    assert ok.returncode == 0 and b"3 event(s) valid (demo.reading 3)" in ok.stdout, ok.stderr
+    bad = subprocess.run([sys.executable, "-m", "alcyon.cli", "run", "--input", "-"], input=GOOD + b"[1]\n",
+                         capture_output=True, timeout=60, env=env)
+    assert bad.returncode == 2 and bad.stdout == b""
+    assert bad.stderr.decode().startswith("alcyon: error: <stdin>: 1 bad line(s), nothing was published:\n"
+                                          "  <stdin>:2: JSON an array, not an object")
