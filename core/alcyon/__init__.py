@@ -15,14 +15,14 @@ from .metrics import LATENCY_BUCKETS, CounterBuffer, created_once
 from .processors import Context, EventType, Option, Processor, Source, SourceContext
 from .redact import redact_text, redact_url
 from .secrets import mask_secret, resolve_secrets
-from .state import KeyedState, MemoryStateStore, StateStore
+from .state import KeyedRecord, KeyedState, MemoryStateStore, StateStore
 from .topics import matches as topic_matches, validate_pattern as validate_topic_pattern
 
 __version__ = "0.1.0"
 
 __all__ = [
     "LATENCY_BUCKETS", "AlcyonError", "BadInput", "BrokerError", "Config", "ConfigError", "Context", "CounterBuffer",
-    "DecodeError", "Event", "EventType", "InvalidEvent", "KeyedState", "MemoryStateStore", "MessageTooLarge", "Option",
+    "DecodeError", "Event", "EventType", "InvalidEvent", "KeyedRecord", "KeyedState", "MemoryStateStore", "MessageTooLarge", "Option",
     "PluginError", "Processor", "PublishError", "Source", "SourceContext", "StateStore", "convert_value",
     "created_once", "derive", "derived_id", "format_time", "get_logger", "hookimpl", "load_config", "mask_secret",
     "parse_time", "redact_text", "redact_url", "resolve_secrets", "topic_matches", "uuid5_from_sha1",

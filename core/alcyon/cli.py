@@ -9,8 +9,8 @@ from typing import Any, Sequence
 
 from . import __version__
 from .config import SETTINGS, Config, load_config
-from .errors import AlcyonError
-from .logs import redact
+from .errors import AlcyonError, BrokerError, ConfigError
+from .logs import configure_logging, redact
 from .plugins import PluginHost
 
 DESCRIPTION = """\
@@ -43,13 +43,17 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
                    help="exit once every source has finished and every event is processed (demos, replays)")
     p.add_argument("--source", action="append", help="run only this source (repeatable)")
     p.add_argument("--threads", type=int, help="handler threads (default: worker_threads)")
+    p.add_argument("-i", "--input", metavar="FILE",
+                   help="publish the events of this JSON-lines file ('-' for stdin), validated first, process "
+                        "them and exit when idle; no source runs unless named with --source")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("worker", help="run processors against RabbitMQ until SIGTERM",
                        description="Consume the queues of the selected processors (all by default) from "
                                    "RabbitMQ. SIGTERM stops gracefully within shutdown_grace_s; unfinished "
                                    "messages go back to the queue.")
-    p.add_argument("-p", "--processors", help="comma-separated processor names (default: all installed)")
+    p.add_argument("-p", "--processors", help="comma-separated processor or plugin names (a plugin: all its "
+                                               "processors; default: all installed)")
     p.add_argument("--threads", type=int, help="handler threads (default: worker_threads)")
     p.set_defaults(func=_cmd_worker)
 
@@ -66,10 +70,16 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_ingest)
 
     p = sub.add_parser("publish", help="publish events from a JSON-lines file ('-' for stdin)",
-                       description="Each line is a CloudEvents object: type and subject are required; id, "
-                                   "source and time default to a new uuid, this file and now. Events are "
-                                   "batched by type and confirmed by the broker before the command exits.")
+                       description="Each line is a CloudEvents object: type and subject are required; source "
+                                   "and time default to this file and now; id defaults to one derived from the "
+                                   "line's content and number, so publishing a file twice sends the same events "
+                                   "again, not duplicates. The whole file is validated first (JSON, envelope, "
+                                   "the schema of each installed event type): one bad line and nothing is sent. "
+                                   "With RabbitMQ, events are batched by type and confirmed by the broker before "
+                                   "the command exits; embedded (no ALCYON_BROKER_URL), the installed processors "
+                                   "handle them in this process until idle.")
     p.add_argument("file", help="JSON-lines file, or - for standard input")
+    p.add_argument("--dry-run", action="store_true", help="validate the file and say what would be sent; send nothing")
     p.set_defaults(func=_cmd_publish)
 
     p = sub.add_parser("topology", help="print (or --apply) the exchange, queues and bindings",
@@ -83,9 +93,12 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("new-plugin", help="create a plugin project that passes its own tests",
                        description="Write a plugin project (pyproject with the alcyon.plugins entry point, a "
-                                   "processor, tests on the embedded broker) into DIRECTORY.")
+                                   "processor named like the plugin, its tests) into DIRECTORY.")
     p.add_argument("name", help="plugin name: lower-case letters, digits, '_'")
     p.add_argument("directory", nargs="?", help="where to create it (default: ./alcyon-NAME)")
+    p.add_argument("--stateful", action="store_true",
+                   help="a processor with keyed state (an energy budget per meter over a rolling window), tested "
+                        "embedded and on RabbitMQ + Redis")
     p.set_defaults(func=_cmd_new_plugin)
 
     p = sub.add_parser("config", help="configuration commands")
@@ -101,7 +114,8 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
                             ("replay", "send dead letters back to their processor"),
                             ("purge", "delete dead letters for good")):
         d = dlq_sub.add_parser(name, help=help_text)
-        d.add_argument("processor", help="processor (or source) name (see `alcyon plugins`)")
+        d.add_argument("processor", help="processor (or source) name (see `alcyon plugins`), or `unrouted`: "
+                                         "events no processor subscribed to")
         if name == "show":
             d.add_argument("id", help="dead-letter id (from `alcyon dlq list`)")
         if name in ("replay", "purge"):
@@ -118,8 +132,10 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     config_path = _peek_config(argv)
+    configure_logging()  # logs to stderr from the start: stdout is the command's output (--json)
     try:
         config = load_config(config_path)
+        configure_logging(config.log_level, config.log_format)
         host = PluginHost(config).load_entry_points()
     except AlcyonError as exc:
         if any(a in ("-h", "--help", "--version") for a in argv):
@@ -154,7 +170,26 @@ def _peek_config(argv: list[str]) -> str | None:
 def _cmd_run(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
     from alcyon_workers.runner import run_all
 
-    return run_all(config, until_idle=args.until_idle, sources=args.source, threads=args.threads, host=host)
+    if args.input is None:
+        return run_all(config, until_idle=args.until_idle, sources=args.source, threads=args.threads,
+                       host=host)
+    events = _read_input(args.input, host)
+    return run_all(config, until_idle=True, sources=args.source or (), threads=args.threads, events=events,
+                   host=host)
+
+
+def _read_input(path: str, host: PluginHost) -> list[Any]:
+    """Every event of ``path`` ('-': stdin), validated against the installed event types, or an error."""
+    from .inputs import read_events
+
+    types = host.validate().event_types()
+    if path == "-":
+        return read_events(sys.stdin.buffer, "<stdin>", types)
+    try:
+        with open(path, "rb") as stream:
+            return read_events(stream, path, types)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
 
 
 def _cmd_ingest(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
@@ -171,31 +206,46 @@ def _cmd_ingest(args: argparse.Namespace, config: Config, host: PluginHost) -> i
 def _cmd_worker(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
     from alcyon_workers.worker import run_worker
 
-    processors = [p.strip() for p in args.processors.split(",")] if args.processors else None
-    return run_worker(config, processors, args.threads, host=host)
+    return run_worker(config, processor_names(host, args.processors), args.threads, host=host)
+
+
+def processor_names(host: PluginHost, selection: str | None) -> list[str] | None:
+    """``-p a,b``: each a processor name, or a plugin name standing for all of its processors."""
+    if not selection:
+        return None
+    by_plugin: dict[str, list[str]] = {}
+    for p in host.validate().processors():
+        by_plugin.setdefault(p.plugin, []).append(p.name)
+    names: list[str] = []
+    for name in filter(None, (n.strip() for n in selection.split(","))):
+        expanded = by_plugin.get(name) if not any(name in group for group in by_plugin.values()) else None
+        names.extend(n for n in (expanded or [name]) if n not in names)
+    return names
 
 
 def _cmd_publish(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
-    from .codec import events_from_json_lines
+    from collections import Counter
+
     from .runtime import Runtime
 
+    events = _read_input(args.file, host)
+    if args.dry_run:
+        counts = Counter(e.type for e in events)
+        print(f"{len(events)} event(s) valid ({', '.join(f'{t} {n}' for t, n in sorted(counts.items())) or 'none'}); "
+              "nothing published (--dry-run)")
+        return 0
     if config.embedded:
-        print("alcyon: error: publish needs a broker: set ALCYON_BROKER_URL (in the embedded mode, sources "
-              "publish inside `alcyon run`)", file=sys.stderr)
-        return 2
-    runtime = Runtime(config, host.validate())
-    count = 0
-    stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")
+        from alcyon_workers.runner import run_all
+
+        return run_all(config, until_idle=True, sources=(), events=events)
+    runtime = Runtime(config, host)
     try:
-        for event in events_from_json_lines(stream, origin=args.file):
+        for event in events:
             runtime.publish(event)
-            count += 1
         runtime.flush()
     finally:
-        if stream is not sys.stdin:
-            stream.close()
         runtime.stop(grace_s=10)
-    print(f"published {count} event(s), confirmed by the broker")
+    print(f"published {len(events)} event(s), confirmed by the broker")
     return 0
 
 
@@ -211,10 +261,16 @@ def _cmd_topology(args: argparse.Namespace, config: Config, host: PluginHost) ->
             print("alcyon: error: --apply needs ALCYON_BROKER_URL (the embedded mode declares nothing)",
                   file=sys.stderr)
             return 2
-        from .amqp import blocking_channel, parameters_from_config
+        import pika.exceptions
 
-        with blocking_channel(parameters_from_config(config)) as channel:
-            topology.declare_all(channel)
+        from .amqp import blocking_channel, parameters_from_config
+        from .topology import explain_declare_error
+
+        try:
+            with blocking_channel(parameters_from_config(config)) as channel:
+                topology.declare_all(channel)
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            raise BrokerError(explain_declare_error(exc, topology)) from None
         print("applied")
     return 0
 
@@ -228,7 +284,11 @@ def _cmd_plugins(args: argparse.Namespace, config: Config, host: PluginHost) -> 
                             "batch": p.handle_batch is not None, "stateful": p.stateful} for p in i.processors],
             "sources": [{"name": s.name, "publishes": list(s.publishes)} for s in i.sources],
             "event_types": [t.name for t in i.event_types],
-        } for i in infos], indent=2))
+            "options": [{"name": o.name, "type": _type_names(o.type), "default": o.default, "required": o.required,
+                         "minimum": o.minimum, "maximum": o.maximum,
+                         "choices": list(o.choices) if o.choices else None, "help": o.help}
+                        for o in host.options(i.name)],
+        } for i in infos], indent=2, default=str))
         return 0
     if not infos:
         print("no plugins installed (or all disabled)")
@@ -242,6 +302,8 @@ def _cmd_plugins(args: argparse.Namespace, config: Config, host: PluginHost) -> 
             print(f"  source {s.name} -> {', '.join(s.publishes)}")
         for t in i.event_types:
             print(f"  event type {t.name}")
+        for o in host.options(i.name):
+            print(f"  option {o.name}: {o.describe()}")
     if config.disabled:
         print(f"disabled: {', '.join(sorted(config.disabled))}")
     return 0
@@ -253,8 +315,9 @@ def _cmd_new_plugin(args: argparse.Namespace, config: Config, host: PluginHost) 
     from .plugin_template import create_plugin
 
     directory = Path(args.directory or f"alcyon-{args.name.replace('_', '-')}")
-    files = create_plugin(args.name, directory)
-    print(f"created {len(files)} files in {directory}; next: cd {directory} && pip install -e \".[test]\" && pytest")
+    files = create_plugin(args.name, directory, stateful=args.stateful)
+    tests = "pytest -m 'not rabbitmq'   (pytest alone also runs them on RabbitMQ + Redis)" if args.stateful else "pytest"
+    print(f"created {len(files)} files in {directory}; next: cd {directory} && pip install -e \".[test]\" && {tests}")
     return 0
 
 
@@ -265,8 +328,21 @@ def _cmd_config_check(args: argparse.Namespace, config: Config, host: PluginHost
     for name, shown, help_text in config.describe():
         print(f"  {name:<{width}}  {shown:<24}  {help_text}")
     for name in host.names():
-        print(f"  [plugins.{name}] {redact(json.dumps(host.plugin_config(name), default=str))}")
+        print(f"  [plugins.{name}]")
+        _print_options(host, name, "    ")
     return 0
+
+
+def _print_options(host: PluginHost, name: str, indent: str) -> None:
+    """Each option of plugin ``name``: its value (redacted) and what it accepts, with its help."""
+    values = host.plugin_config(name)
+    options = host.options(name)
+    if not options:
+        print(f"{indent}(no options)")
+    width = max((len(o.name) for o in options), default=0)
+    for option in options:
+        shown = redact(json.dumps(values.get(option.name), default=str))
+        print(f"{indent}{option.name:<{width}} = {shown:<24}  {option.describe()}")
 
 
 def _cmd_dlq(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
@@ -277,6 +353,10 @@ def _cmd_dlq(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
         return admin.run(args)
     finally:
         admin.close()
+
+
+def _type_names(expected: Any) -> list[str]:
+    return [t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,))]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -100,24 +100,3 @@ def decode_batch(body: bytes, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> lis
     if bad:
         raise bad[0][1]
     return good
-
-
-def events_from_json_lines(lines: Iterable[str], *, origin: str = "<input>") -> Iterable[Event]:
-    """Parse JSON-lines events (``alcyon publish``), naming the line of any error."""
-    import json
-
-    for number, line in enumerate(lines, 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        try:
-            raw = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidEvent(f"{origin}:{number}: not JSON ({exc.msg} at column {exc.colno})") from None
-        raw.setdefault("id", str(uuid.uuid4()))
-        raw.setdefault("source", f"alcyon-publish:{origin}")
-        raw.setdefault("time", time.time())
-        try:
-            yield Event.from_dict(raw)
-        except InvalidEvent as exc:
-            raise InvalidEvent(f"{origin}:{number}: {exc}") from None

@@ -23,6 +23,7 @@ Plugin keys come from ``[plugins.<name>]`` and ``ALCYON_<NAME>__<KEY>`` (two und
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -176,7 +177,7 @@ def _core_settings(table: Mapping[str, Any], env: Mapping[str, str], path: Any) 
 
 
 def convert(value: Any, expected: type | tuple[type, ...], where: str, *, minimum: float | None = None,
-            choices: Sequence[str] | None = None) -> Any:
+            choices: Sequence[Any] | None = None, maximum: float | None = None) -> Any:
     """Convert ``value`` (from TOML or the environment) to ``expected`` or raise a ConfigError naming ``where``."""
     types = expected if isinstance(expected, tuple) else (expected,)
     from_env = isinstance(value, str) and (where.startswith(ENV_PREFIX) or isinstance(value, _EnvString))
@@ -189,11 +190,16 @@ def convert(value: Any, expected: type | tuple[type, ...], where: str, *, minimu
             continue
     else:
         names = " or ".join(t.__name__ for t in types)
-        raise ConfigError(f"{where}: expected {names}, got {value!r}")
+        forms = {list: ' (in the environment: ["a", "b"] or a,b)', dict: ' (in the environment: {"key": "value"} '
+                 'or { key = "value" })'}
+        hint = "".join(forms.get(t, "") for t in types) if from_env else ""
+        raise ConfigError(f"{where}: expected {names}{hint}, got {value!r}")
     if minimum is not None and isinstance(result, (int, float)) and result < minimum:
         raise ConfigError(f"{where}: must be >= {minimum:g}, got {result!r}")
+    if maximum is not None and isinstance(result, (int, float)) and result > maximum:
+        raise ConfigError(f"{where}: must be <= {maximum:g}, got {result!r}")
     if choices is not None and result not in choices:
-        raise ConfigError(f"{where}: must be one of {', '.join(choices)}, got {result!r}")
+        raise ConfigError(f"{where}: must be one of {', '.join(map(str, choices))}, got {result!r}")
     return result
 
 
@@ -216,15 +222,33 @@ def _convert_one(value: Any, t: type, from_env: bool) -> Any:
         if isinstance(value, list):
             return value
         if from_env:
+            if value.lstrip().startswith("["):
+                return _structured(value, list)
             return [v.strip() for v in value.split(",") if v.strip()]
         raise TypeError
     if t is dict:
         if isinstance(value, dict):
             return value
+        if from_env:
+            return _structured(value, dict)
         raise TypeError
     if isinstance(value, t):
         return str(value) if t is str else value
     raise TypeError
+
+
+def _structured(text: str, kind: type) -> Any:
+    """An environment value written as JSON or TOML (``["a", "b"]``, ``{"k": 1}``, ``{ k = 1 }``)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            raise ValueError from None
+    if not isinstance(value, kind):
+        raise TypeError
+    return value
 
 
 def plugin_config(config: Config, plugin: str, options: Sequence[Any]) -> dict[str, Any]:
@@ -239,7 +263,14 @@ def plugin_config(config: Config, plugin: str, options: Sequence[Any]) -> dict[s
     for option in options:
         where = f"[plugins.{plugin}] {option.name} (or {ENV_PREFIX}{plugin.upper()}__{option.name.upper()})"
         if option.name in table:
-            result[option.name] = convert(table[option.name], option.type, where)
+            value = convert(table[option.name], option.type, where, minimum=option.minimum, maximum=option.maximum,
+                            choices=option.choices)
+            if option.check is not None:
+                try:
+                    option.check(value)
+                except ValueError as exc:
+                    raise ConfigError(f"{where}: {exc}, got {value!r}") from None
+            result[option.name] = value
         elif option.required:
             raise ConfigError(f"{where} is required: {option.help}")
         else:

@@ -9,11 +9,14 @@ from typing import Any
 
 import msgpack
 
+from . import unrouted
 from .amqp import AmqpPublisher, blocking_channel, parameters_from_config
+from .codec import CONTENT_TYPE
 from .config import Config
 from .deadletters import AmqpDeadLetterStore, DeadLetter
 from .errors import ConfigError
 from .plugins import PluginHost
+from .topology import Topology
 
 
 def replay_body(record: DeadLetter) -> bytes:
@@ -38,6 +41,8 @@ class DeadLetterAdmin:
                               "`alcyon run` process and are logged there as `dead_lettered` lines")
         # processors and sources both keep dead letters, under <queue>.XQ
         self.processors = {p.name: p for p in [*host.sources(), *host.processors()]}
+        self.config = config
+        self.routes = Topology.of(host.processors(), config.exchange)
         self.parameters = parameters_from_config(config)
         self.publisher = AmqpPublisher(self.parameters, name="dlq")
         self.store = AmqpDeadLetterStore(self.publisher, lambda: blocking_channel(self.parameters))
@@ -45,7 +50,8 @@ class DeadLetterAdmin:
     def queue(self, processor: str) -> str:
         if processor not in self.processors:
             raise ConfigError(f"unknown processor or source {processor!r}; installed: "
-                              f"{', '.join(sorted(self.processors))}")
+                              f"{', '.join(sorted(self.processors))}, or {unrouted.NAME} (events no processor "
+                              "subscribed to)")
         return self.processors[processor].queue
 
     def replay(self, processor: str, ids: set[str] | None) -> list[DeadLetter]:
@@ -58,6 +64,9 @@ class DeadLetterAdmin:
         return self.store.take(self.queue(processor), lambda r: ids is None or r.id in ids)
 
     def run(self, args: argparse.Namespace) -> int:
+        if args.processor == unrouted.NAME and unrouted.NAME not in self.processors:
+            with blocking_channel(self.parameters) as channel:
+                return self.run_unrouted(args, channel)
         queue = self.queue(args.processor)
         if args.dlq_command == "list":
             records = self.store.records(queue)
@@ -88,6 +97,48 @@ class DeadLetterAdmin:
             print(f"not found: {', '.join(sorted(missing))}")
             return 1
         return 0
+
+    def run_unrouted(self, args: argparse.Namespace, channel: Any) -> int:
+        """The same actions on ``alcyon.unrouted``; replay only what an installed processor now subscribes to."""
+        if args.dlq_command in ("list", "show"):
+            messages = [message for _, message in unrouted.fetch_all(channel)]
+            if args.dlq_command == "show":
+                for m in messages:
+                    if m.id == args.id:
+                        print(json.dumps({"id": m.id, "routing_key": m.routing_key, "events": list(m.events)},
+                                         indent=2, default=lambda b: f"<{len(b)} bytes>"))
+                        return 0
+                print(f"alcyon: error: no unrouted message {args.id} (see `alcyon dlq list unrouted`)")
+                return 1
+            for m in messages:
+                print(m.line())
+            print(f"{len(messages)} unrouted message(s), {sum(len(m.events) for m in messages)} event(s), "
+                  f"in {unrouted.UNROUTED}")
+            return 0
+        ids = None if args.all else set(args.id)
+        chosen: list[unrouted.UnroutedMessage] = []
+
+        def select(m: unrouted.UnroutedMessage) -> bool:
+            if ids is not None and m.id not in ids:
+                return False
+            chosen.append(m)
+            return args.dlq_command == "purge" or bool(self.routes.route(m.routing_key))
+
+        def replay(m: unrouted.UnroutedMessage) -> None:
+            self.publisher.publish(self.config.exchange, m.routing_key, m.body, content_type=CONTENT_TYPE).result(30)
+
+        if args.dlq_command == "replay":
+            self.publisher.wait_connected()
+        done = unrouted.take(channel, select, replay if args.dlq_command == "replay" else lambda m: None)
+        verb = "replayed" if args.dlq_command == "replay" else "purged"
+        print(f"{verb} {len(done)} unrouted message(s)")
+        kept = sorted({m.routing_key for m in chosen} - {m.routing_key for m in done})
+        if kept:
+            print(f"kept (no installed processor subscribes to them yet): {', '.join(kept)}")
+        missing = ids - {m.id for m in chosen} if ids is not None else set()
+        if missing:
+            print(f"not found: {', '.join(sorted(missing))}")
+        return 1 if kept or missing else 0
 
     def close(self) -> None:
         self.publisher.close(timeout=5)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import uuid
 from datetime import datetime, timezone
 from types import MappingProxyType
@@ -88,14 +89,20 @@ class Event:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Event:
-        """Build an event from its dict form; raise :class:`InvalidEvent` saying what is wrong."""
+        """Build an event from its dict form; raise :class:`InvalidEvent` saying what is wrong.
+
+        ``id`` may be left out: it is then derived from the content (:func:`content_id`).
+        """
         # hot path (every event a worker receives): exact-type checks before the general ones
         if type(raw) is not dict and not isinstance(raw, Mapping):
             raise InvalidEvent(f"an event must be a mapping of CloudEvents attributes, got {type(raw).__name__}")
         get = raw.get
-        event_id, source, event_type, subject = get("id"), get("source"), get("type"), get("subject")
+        event_id, source, event_type, subject = get("id", _MISSING), get("source"), get("type"), get("subject")
+        if event_id is _MISSING:  # as documented: an id derived from the content (the same event, the same id)
+            event_id = content_id(raw)
         if not (event_id and source and event_type and subject):
-            missing = [name for name in ("id", "source", "type", "subject") if not raw.get(name)]
+            missing = [name for name, value in (("id", event_id), ("source", source), ("type", event_type),
+                                                ("subject", subject)) if not value]
             raise InvalidEvent(f"event is missing required attribute(s) {', '.join(missing)}")
         specversion = get("specversion", SPECVERSION)
         if specversion != SPECVERSION:
@@ -106,6 +113,14 @@ class Event:
         return cls(event_type, source, subject if type(subject) is str else str(subject), get("data"),
                    parse_time(get("time")), event_id, get("datacontenttype") or "application/json", SPECVERSION,
                    extensions)
+
+
+_MISSING: Any = object()
+
+
+def content_id(raw: Mapping[str, Any]) -> str:
+    """The id of an event given without one: a uuid5 of its canonical JSON (same content, same id)."""
+    return uuid5_str(DERIVED_ID_NAMESPACE, "content\x1f" + json.dumps(raw, sort_keys=True, default=repr))
 
 
 def uuid5_str(namespace: uuid.UUID, name: str) -> str:

@@ -129,11 +129,13 @@ class ProcessorRunner:
     def _log_failure(self, event: Event, error: BaseException) -> None:
         self.log.warning("handler_failed", event_id=event.id, event_type=event.type, subject=event.subject,
                          error=f"{type(error).__name__}: {error}")
+        for listener in self.runtime.failure_listeners:
+            listener(self.processor, event, error)
 
     # -- failures ------------------------------------------------------------------------------
     def _retry_or_give_up(self, event: Event, error: BaseException, retries: int) -> None:
         p = self.processor
-        if isinstance(error, BadInput) or retries >= p.max_retries:
+        if isinstance(error, BadInput) or retries >= p.max_retries or not self.runtime.retry_failures:
             self._give_up(event, error, retries, reason=getattr(error, "reason", "handler_error"))
             return
         _, delay = compute_backoff(retries, factor=p.min_backoff_ms, max_backoff=p.max_backoff_ms)

@@ -110,7 +110,7 @@ def configure_logging(level: str = "auto", fmt: str = "auto", stream: TextIO | N
     them with the same processors.
     """
     global _for_humans
-    stream = stream or sys.stderr
+    stream = stream or _Stderr()
     tty = _isatty(stream)
     fmt = ("console" if tty else "json") if fmt == "auto" else fmt
     level = ("warning" if tty else "info") if level == "auto" else level
@@ -151,6 +151,19 @@ def _isatty(stream: TextIO) -> bool:
 def get_logger(name: str, **context: Any) -> Any:
     """A lazy logger: it takes the configuration in force when it logs, not when it is created."""
     return structlog.get_logger(name, **context)
+
+
+class _Stderr:
+    """Whatever ``sys.stderr`` is when a line is written (pytest swaps it between tests)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
 
 
 class _NamedWriteLogger(structlog.WriteLogger):

@@ -26,6 +26,7 @@ import pluggy
 from . import hookspecs
 from .config import Config, plugin_config
 from .errors import ConfigError, PluginError
+from .hookcheck import check_plugin
 from .processors import EventType, Processor, Source
 
 ENTRY_POINT_GROUP = "alcyon.plugins"
@@ -83,6 +84,7 @@ class PluginHost:
             return
         if self.pm.get_plugin(name) is not None:
             raise PluginError(f"two plugins are named {name!r}; rename one")
+        check_plugin(self.pm, plugin, name)
         self.pm.register(plugin, name=name)
         self._collected.clear()
         self._versions[name] = version
@@ -108,11 +110,13 @@ class PluginHost:
     def names(self) -> list[str]:
         return sorted(self._versions)
 
+    def options(self, name: str) -> list[Any]:
+        """The :class:`alcyon.Option` list plugin ``name`` declares."""
+        return _call_one(self.pm, self.pm.get_plugin(name), "alcyon_config_options", {})
+
     def plugin_config(self, name: str) -> dict[str, Any]:
         if name not in self._configs:
-            plugin = self.pm.get_plugin(name)
-            options = _call_one(self.pm, plugin, "alcyon_config_options", {})
-            self._configs[name] = plugin_config(self.config, name, options)
+            self._configs[name] = plugin_config(self.config, name, self.options(name))
         return self._configs[name]
 
     def _collect(self, hook: str, kind: type, takes_config: bool) -> list[Any]:

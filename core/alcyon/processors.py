@@ -30,14 +30,15 @@ BatchHandler = Callable[[Sequence[Event], "Context"], "Iterable[Event] | None"]
 class Context:
     """What a handler receives besides its events.
 
-    ``state`` is the processor's keyed state (by event ``subject``), ``config`` the plugin's
+    ``state`` is the processor's keyed state (a :class:`alcyon.KeyedState`, by event
+    ``subject``; only for processors declared ``stateful=True``), ``config`` the plugin's
     validated configuration, ``log`` a structlog logger bound to the processor.
     """
 
     processor: str
     config: Mapping[str, Any]
     log: Any
-    state: "KeyedState | None" = None
+    state: "KeyedState | StateNotDeclared | None" = None
 
     def derive(self, cause: Event, rule: str, type: str, data: Any, *, subject: str | None = None) -> Event:
         """A derived event whose id is deterministic from ``cause.id`` and ``rule``.
@@ -55,8 +56,19 @@ class Processor:
 
     Exactly one of ``handle`` (per event) and ``handle_batch`` (whole batch) is given.
     Each processor gets its own durable queue ``alcyon.<name>``, bound by ``subscribe``.
-    """
 
+    ``handle(event, ctx)`` / ``handle_batch(events, ctx)`` return the derived events (or
+    ``None``); an exception retries the event alone (``max_retries`` times, backoff from
+    ``min_backoff_ms`` doubling up to ``max_backoff_ms``), then dead-letters it; raise
+    :class:`alcyon.BadInput` for input that will never succeed (dead-lettered at once).
+
+    ``stateful=True`` gives the handler ``ctx.state``, a :class:`alcyon.KeyedState` keyed by
+    event ``subject`` (in memory embedded, in Redis with ``ALCYON_STATE_URL``):
+    ``ctx.state.apply(events, fn)`` with ``fn(value, event, stale) -> (new_value, derived)``.
+    ``state_ttl_s`` forgets a subject that long after its last write (``None``: never);
+    ``state_remember`` says which applied event ids each subject keeps to recognise
+    redeliveries (``"all"``, or ``"derived"`` when stale events are ignored anyway).
+    """
     name: str
     subscribe: tuple[str, ...]
     handle: EventHandler | None = None
@@ -92,11 +104,56 @@ class Processor:
         object.__setattr__(self, "subscribe", subscribe)
         if (self.handle is None) == (self.handle_batch is None):
             raise PluginError(f"processor {self.name!r} must give exactly one of handle= or handle_batch=")
+        if not self.stateful and uses_state(self.handle or self.handle_batch):
+            raise PluginError(f"processor {self.name!r}: its handler uses ctx.state but the processor is not "
+                              "stateful: declare it with Processor(..., stateful=True) (and state_ttl_s= to "
+                              "forget idle subjects)")
 
     @property
     def queue(self) -> str:
         """The processor's durable queue."""
         return f"alcyon.{self.name}"
+
+
+def uses_state(handler: Any) -> bool:
+    """Whether ``handler``'s code (nested functions included) reads ``.state`` of its context argument."""
+    import dis
+    import inspect
+
+    function = getattr(handler, "__func__", handler)
+    code = getattr(function, "__code__", None)
+    try:
+        params = list(inspect.signature(handler).parameters)
+    except (TypeError, ValueError):
+        return False
+    if code is None or len(params) < 2:
+        return False
+    ctx = params[1]
+    stack = [code]
+    while stack:
+        current = stack.pop()
+        previous = None
+        for instruction in dis.get_instructions(current):
+            if instruction.opname == "LOAD_ATTR" and instruction.argval == "state" and previous is not None \
+                    and previous.opname in ("LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE") and previous.argval == ctx:
+                return True
+            previous = instruction
+        stack.extend(c for c in current.co_consts if inspect.iscode(c))
+    return False
+
+
+class StateNotDeclared:
+    """``ctx.state`` of a processor declared without ``stateful=True``: any use says how to declare it."""
+
+    def __init__(self, processor: str) -> None:
+        self.processor = processor
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __getattr__(self, name: str) -> Any:
+        raise PluginError(f"processor {self.processor!r} uses ctx.state.{name} but is not stateful: declare it "
+                          "with Processor(..., stateful=True)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,10 +255,29 @@ def _type_names(expected: type | tuple[type, ...]) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Option:
-    """A configuration key a plugin accepts, with its type, default and help."""
+    """A configuration key a plugin accepts, with its type, default, help and validators.
+
+    ``minimum`` / ``maximum`` bound a number (inclusive), ``choices`` lists the accepted values,
+    ``check(value)`` may raise ``ValueError`` with a rule of its own; a value that breaks one is
+    a start-up error naming the key and the rule. ``alcyon config check`` and ``alcyon plugins``
+    show the help.
+    """
 
     name: str
     type: type | tuple[type, ...]
     default: Any = None
     help: str = ""
     required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[Any, ...] | None = None
+    check: Callable[[Any], None] | None = None
+
+    def describe(self) -> str:
+        """The type, default, rules and help on one line."""
+        kind = " or ".join(t.__name__ for t in (self.type if isinstance(self.type, tuple) else (self.type,)))
+        rules = [f">= {self.minimum:g}" if self.minimum is not None else "",
+                 f"<= {self.maximum:g}" if self.maximum is not None else "",
+                 f"one of {', '.join(map(str, self.choices))}" if self.choices else ""]
+        shown = "required" if self.required else f"default {self.default!r}"
+        return "; ".join(filter(None, [kind, shown, *rules, self.help]))

@@ -22,14 +22,14 @@ from .batching import Batcher
 from .codec import CONTENT_TYPE, MsgpackEncoder, encode_batch, install_encoder
 from .config import Config
 from .deadletters import AmqpDeadLetterStore, DeadLetter, DeadLetterStore, MemoryDeadLetterStore
-from .errors import ConfigError, MessageTooLarge, PublishError
+from .errors import BrokerError, ConfigError, MessageTooLarge, PublishError
 from .events import Event
 from .execution import ProcessorRunner
 from .logs import for_humans, get_logger
 from .metrics import REASONS, metrics, multiprocess_dir
 from .plugins import PluginHost
-from .processors import Processor, Source
-from .topology import UNROUTED, Topology, dead_letter_arguments
+from .processors import Processor, Source, StateNotDeclared
+from .topology import UNROUTED, Topology, dead_letter_arguments, explain_declare_error
 
 log = get_logger("alcyon.runtime")
 
@@ -40,8 +40,10 @@ class Runtime:
     """Everything one alcyon process needs to publish events and run processors."""
 
     def __init__(self, config: Config, host: PluginHost, *, processors: Sequence[str] | None = None,
-                 state_store: Any = None) -> None:
+                 state_store: Any = None, state_prefix: str = "") -> None:
         self.config = config
+        #: Prepended to each processor's state namespace (the test harness isolates its runs with it).
+        self.state_prefix = state_prefix
         self.host = host
         self.event_types = host.event_types()
         available = {p.name: p for p in host.processors()}
@@ -49,7 +51,8 @@ class Runtime:
         unknown = [n for n in names if n not in available]
         if unknown:
             raise ConfigError(f"unknown processor(s) {', '.join(unknown)}; installed: "
-                              f"{', '.join(sorted(available)) or 'none'} (see `alcyon plugins`)")
+                              f"{', '.join(sorted(available)) or 'none'}, of plugin(s) "
+                              f"{', '.join(host.names()) or 'none'} (see `alcyon plugins`)")
         self.processors = [available[n] for n in names]
         self.sources = host.sources()
         #: Inputs rejected by the sources, by (source, reason).
@@ -62,6 +65,7 @@ class Runtime:
         install_encoder(config.max_message_bytes)
         self._encoder = MsgpackEncoder(config.max_message_bytes)
         self._state_store = state_store
+        self._routes: dict[str, bool] = {}
         self._publisher: Any = None
         self._lock = threading.Lock()
         middleware = [ShutdownNotifications(), TimeLimit(), CurrentMessage(),
@@ -94,17 +98,22 @@ class Runtime:
         self._stopping = threading.Event()
         #: Called with (event type, events) for every batch published (taps, tests, summaries).
         self.listeners: list[Callable[[str, Sequence[Event]], None]] = []
+        #: Called with (processor, event, error) each time a handler raises (the test harness).
+        self.failure_listeners: list[Callable[[Processor, Event, BaseException], None]] = []
+        #: False: a handler error dead-letters its event at once, without retries (fail-fast tests).
+        self.retry_failures = True
 
     # -- state -----------------------------------------------------------------------------
     def keyed_state(self, processor: Processor) -> Any:
+        """The processor's :class:`KeyedState` (a stand-in that explains ``stateful=True`` if it has none)."""
         if not processor.stateful:
-            return None
+            return StateNotDeclared(processor.name)
         from .state import KeyedState, open_state_store
 
         with self._lock:
             if self._state_store is None:
                 self._state_store = open_state_store(self.config.state_url or None)
-        return KeyedState(self._state_store, processor.name, ttl=processor.state_ttl_s,
+        return KeyedState(self._state_store, self.state_prefix + processor.name, ttl=processor.state_ttl_s,
                           remember=processor.state_remember)
 
     def rejecter(self, source: Source) -> Callable[[bytes, str, str], None]:
@@ -143,14 +152,28 @@ class Runtime:
         m.published.labels(event_type).inc(len(events))
         m.published_batches.labels(event_type).observe(len(events))
         if self._publisher is not None:
+            if not self._routed(event_type):  # RabbitMQ does not tell: the installed subscriptions do
+                self._warn_unrouted(event_type, len(events))
             return self._publisher.publish(self.config.exchange, event_type, body, content_type=CONTENT_TYPE)
         if not self.broker.route(event_type, body):
-            m.unrouted.labels(event_type).inc(len(events))
             m.unrouted_kept.set(len(self.broker.unrouted))
-            log.warning("events_unrouted", event_type=event_type, events=len(events), kept_in=UNROUTED)
+            self._warn_unrouted(event_type, len(events))
         done: Future = Future()
         done.set_result(None)
         return done
+
+    def _routed(self, event_type: str) -> bool:
+        """Whether an installed processor subscribes to ``event_type`` (cached: the topology is fixed)."""
+        routed = self._routes.get(event_type)
+        if routed is None:
+            routed = self._routes[event_type] = bool(self.full_topology.route(event_type))
+        return routed
+
+    def _warn_unrouted(self, event_type: str, count: int) -> None:
+        metrics().unrouted.labels(event_type).inc(count)
+        log.warning("events_unrouted", event_type=event_type, events=count, kept_in=UNROUTED,
+                    hint=f"no installed processor subscribes to {event_type}; see them with `alcyon dlq list "
+                         "unrouted`, replay them with `alcyon dlq replay unrouted --all` once one does")
 
     def _send_split(self, event_type: str, events: Sequence[Event], size: int) -> Future:
         """A batch over the size limit goes as two halves; a single event over it is refused."""
@@ -212,12 +235,17 @@ class Runtime:
         (``alcyon ingest``) must not see its events go unrouted.
         """
         if self._publisher is not None:
+            import pika.exceptions
+
             self._publisher.wait_connected()
-            with self.broker.admin_channel() as channel:
-                self.full_topology.declare_all(channel)
-                for source in self.sources:  # where their rejected inputs are kept
-                    channel.queue_declare(xq_name(source.queue), durable=True,
-                                          arguments=dead_letter_arguments(self.topology.dead_letter_ttl_ms))
+            try:
+                with self.broker.admin_channel() as channel:
+                    self.full_topology.declare_all(channel)
+                    for source in self.sources:  # where their rejected inputs are kept
+                        channel.queue_declare(xq_name(source.queue), durable=True,
+                                              arguments=dead_letter_arguments(self.topology.dead_letter_ttl_ms))
+            except pika.exceptions.ChannelClosedByBroker as exc:
+                raise BrokerError(explain_declare_error(exc, self.full_topology)) from None
 
     def start(self, threads: int | None = None) -> list[dramatiq.Worker]:
         """Start consuming with ``threads`` handler threads (plus one per ordered processor)."""

@@ -131,8 +131,22 @@ class StateStore(abc.ABC):
         """Remove ``key``; whether it existed."""
         return self._remove(_key_prefix(namespace) + _check_key(key))
 
+    def keys(self, namespace: str) -> list[str]:
+        """Every key of ``namespace`` (inspection and tests: Redis walks them with ``SCAN``)."""
+        prefix = _key_prefix(namespace)
+        return sorted(full[len(prefix):] for full in self._scan(prefix))
+
+    def clear(self, namespace: str) -> int:
+        """Delete every key of ``namespace``; how many there were."""
+        prefix = _key_prefix(namespace)
+        return sum(self._remove(full) for full in list(self._scan(prefix)))
+
     def close(self) -> None:
         """Release connections (no-op for the memory store)."""
+
+    @abc.abstractmethod
+    def _scan(self, prefix: str) -> Iterable[str]:
+        """The full keys starting with ``prefix``."""
 
     @abc.abstractmethod
     def _transact(self, keys: list[str], step: _Step[T], px: int | None) -> list[T]:
@@ -180,6 +194,11 @@ class MemoryStateStore(StateStore):
     def _read(self, key: str) -> bytes | None:
         with self._lock:
             return self._live(key, time.monotonic())
+
+    def _scan(self, prefix: str) -> Iterable[str]:
+        with self._lock:
+            now = time.monotonic()
+            return [key for key in list(self._data) if key.startswith(prefix) and self._live(key, now) is not None]
 
     def _remove(self, key: str) -> bool:
         with self._lock:
@@ -328,6 +347,10 @@ class RedisStateStore(StateStore):
     def _read(self, key: str) -> bytes | None:
         self._count()
         return self._client.get(key)
+
+    def _scan(self, prefix: str) -> Iterable[str]:
+        pattern = "".join("\\" + c if c in "*?[]\\" else c for c in prefix) + "*"
+        return [k.decode() if isinstance(k, bytes) else k for k in self._client.scan_iter(match=pattern, count=500)]
 
     def _remove(self, key: str) -> bool:
         self._count()
@@ -501,6 +524,14 @@ class KeyedState:
     def delete(self, subject: str) -> bool:
         """Forget ``subject``; whether it had a record."""
         return self.store.delete(self.namespace, subject)
+
+    def subjects(self) -> list[str]:
+        """Every subject with a record (inspection and tests; Redis walks its keys)."""
+        return self.store.keys(self.namespace)
+
+    def clear(self) -> int:
+        """Forget every subject; how many there were."""
+        return self.store.clear(self.namespace)
 
     def _step(self, records: dict[str, Any], by_subject: Mapping[str, list[Event]],
               fn: Transition) -> tuple[dict[str, Any], dict[tuple[str, str], list[Event]]]:

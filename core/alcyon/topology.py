@@ -84,6 +84,24 @@ class Topology:
             channel.queue_bind(queue=b.queue, exchange=self.exchange, routing_key=b.pattern)
 
 
+def explain_declare_error(error: Exception, topology: Topology) -> str:
+    """What a refused declaration means and how to fix it (RabbitMQ's reply alone does not say)."""
+    code = getattr(error, "reply_code", None)
+    text = getattr(error, "reply_text", str(error))
+    if code == 406:
+        fix = ("a queue or exchange of that name already exists with other arguments (declared by hand, by another "
+               "version, or as another queue type): drain it, delete it, then run `alcyon topology --apply`")
+    elif code == 403:
+        fix = ("this RabbitMQ user may not declare queues on the vhost: run `alcyon topology --apply` once as a user "
+               "with configure permission, or grant it (rabbitmqctl set_permissions)")
+    elif code == 404:
+        fix = "the vhost or exchange is missing: create the vhost, then run `alcyon topology --apply`"
+    else:
+        fix = "run `alcyon topology` to see what alcyon needs, `alcyon topology --apply` to declare it"
+    return (f"cannot declare the topology on RabbitMQ (exchange {topology.exchange}, queues "
+            f"{', '.join(topology.queues) or 'none'}): {text}; {fix}")
+
+
 def queue_arguments(queue: str) -> dict[str, Any]:
     """Arguments of a processor queue, identical to dramatiq's so either may declare it first."""
     return {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": xq_name(queue)}

@@ -2,7 +2,7 @@ import msgpack
 import pytest
 
 from alcyon import DecodeError, Event, MessageTooLarge
-from alcyon.codec import decode_batch, encode_batch, events_from_json_lines
+from alcyon.codec import decode_batch, encode_batch
 
 
 def test_binary_payloads_travel_without_base64():
@@ -32,14 +32,6 @@ def test_messages_over_the_limit_are_refused_with_the_fix():
     body = encode_batch([Event(type="camera.frame", source="c", subject="s", data=b"x" * 5000)])
     with pytest.raises(MessageTooLarge, match="ALCYON_MAX_MESSAGE_BYTES"):
         decode_batch(body, max_bytes=1024)
-
-
-def test_json_lines_errors_name_the_line():
-    lines = ['{"type": "a.b", "subject": "x", "data": {}}', "", "# comment", '{"type": "a.b"']
-    events = events_from_json_lines(lines, origin="in.jsonl")
-    assert next(events).type == "a.b"
-    with pytest.raises(Exception, match=r"in.jsonl:4: not JSON"):
-        next(events)
 
 
 def test_pickle_is_never_decoded():

@@ -44,3 +44,39 @@ def test_plugin_options_are_validated_with_their_env_names(tmp_path):
     bad = load_config(env={"ALCYON_GEOFENCE__ZONES": "z", "ALCYON_GEOFENCE__GAP_MINUTS": "1"})
     with pytest.raises(ConfigError, match="unknown key.*gap_minuts.*known keys: gap_minutes, zones"):
         plugin_config(bad, "geofence", options)
+
+
+@pytest.mark.parametrize("value,message", [
+    ("0", r"\[plugins.budget\] window_s \(or ALCYON_BUDGET__WINDOW_S\): must be >= 1, got 0.0"),
+    ("90000", r"window_s \(or ALCYON_BUDGET__WINDOW_S\): must be <= 86400, got 90000.0"),
+])
+def test_option_ranges_are_enforced_at_start_up_naming_the_key(value, message):
+    options = [Option("window_s", float, 3600.0, "rolling window", minimum=1, maximum=86400)]
+    with pytest.raises(ConfigError, match=message):
+        plugin_config(load_config(env={"ALCYON_BUDGET__WINDOW_S": value}), "budget", options)
+
+
+def test_option_choices_and_checks_are_enforced():
+    def even(value):
+        if value % 2:
+            raise ValueError("must be even")
+
+    options = [Option("mode", str, "sum", "how", choices=("sum", "max")), Option("n", int, 2, "", check=even)]
+    with pytest.raises(ConfigError, match=r"mode \(or ALCYON_BUDGET__MODE\): must be one of sum, max, got 'avg'"):
+        plugin_config(load_config(env={"ALCYON_BUDGET__MODE": "avg"}), "budget", options)
+    with pytest.raises(ConfigError, match=r"n \(or ALCYON_BUDGET__N\): must be even, got 3"):
+        plugin_config(load_config(env={"ALCYON_BUDGET__N": "3"}), "budget", options)
+    assert options[0].describe() == "str; default 'sum'; one of sum, max; how"
+
+
+def test_env_lists_and_tables_parse_json_toml_and_commas():
+    options = [Option("hosts", list, []), Option("names", list, []), Option("table", dict, {}),
+               Option("inline", dict, {})]
+    env = {"ALCYON_P__HOSTS": '["a,b", "c"]', "ALCYON_P__NAMES": "x, y", "ALCYON_P__TABLE": '{"k": [1, 2]}',
+           "ALCYON_P__INLINE": '{ url = "https://h", timeout_s = 5 }'}
+    assert plugin_config(load_config(env=env), "p", options) == {
+        "hosts": ["a,b", "c"], "names": ["x", "y"], "table": {"k": [1, 2]},
+        "inline": {"url": "https://h", "timeout_s": 5}}
+    with pytest.raises(ConfigError, match=r'table \(or ALCYON_P__TABLE\): expected dict \(in the environment: '
+                                          r'\{"key": "value"\} or \{ key = "value" \}\), got \'k=1\''):
+        plugin_config(load_config(env={"ALCYON_P__TABLE": "k=1"}), "p", options)

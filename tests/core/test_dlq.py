@@ -18,7 +18,7 @@ def test_dead_letters_are_listed_shown_replayed_once_fixed_and_purged(alcyon_har
                                                                         capsys):
     flaky_plugin.BROKEN = True
     flaky_plugin.handled.clear()
-    h = alcyon_harness(("flaky", flaky_plugin), broker_url=broker_url)
+    h = alcyon_harness(("flaky", flaky_plugin), broker_url=broker_url, fail_fast=False)
     events = [Event(type="test.reading", source="test", subject=f"s{i}", data={"value": i}) for i in range(3)]
     h.publish(events)
     h.join()

@@ -20,7 +20,7 @@ def test_binary_data_is_marked_as_octet_stream():
 
 
 @pytest.mark.parametrize("raw,message", [
-    ({"source": "s", "type": "t", "subject": "x", "time": 0}, r"missing required attribute\(s\) id"),
+    ({"id": "", "source": "s", "type": "t", "time": 0}, r"missing required attribute\(s\) id, subject"),
     ({"id": "1", "source": "s", "type": "t", "subject": "x", "time": "yesterday"}, "not RFC 3339"),
     ({"id": "1", "source": "s", "type": "t", "subject": "x", "time": "2026-01-01T00:00:00"}, "no UTC offset"),
     ({"id": "1", "source": "s", "type": "t", "subject": "x", "time": 0, "specversion": "0.3"}, "specversion"),
@@ -47,3 +47,10 @@ def test_fast_uuid5_is_uuid5(name):
     from alcyon.events import DERIVED_ID_NAMESPACE, uuid5_str
 
     assert uuid5_str(DERIVED_ID_NAMESPACE, name) == str(uuid.uuid5(DERIVED_ID_NAMESPACE, name))
+
+
+def test_an_event_without_an_id_gets_one_derived_from_its_content():
+    raw = {"source": "s", "type": "t.x", "subject": "x", "time": 0, "data": {"v": 1}}
+    first, again = Event.from_dict(raw), Event.from_dict(dict(raw))
+    other = Event.from_dict({**raw, "data": {"v": 2}})
+    assert first.id == again.id != other.id

@@ -44,3 +44,41 @@ def test_valid_data_passes(data: object) -> None:
 def test_invalid_data_names_the_field(data: object, message: str) -> None:
     with pytest.raises(InvalidEvent, match=message):
         POSITION.validate(event(data))
+
+
+def test_a_handler_using_ctx_state_without_stateful_is_a_start_up_error_saying_the_fix():
+    from alcyon import PluginError, Processor
+
+    def handle(event, ctx):
+        return ctx.state.apply([event], lambda value, e, stale: (value, []))
+
+    def handle_batch(events, context):
+        def helper():
+            return context.state.get("x")
+        return helper()
+
+    for kwargs in ({"handle": handle}, {"handle_batch": handle_batch}):
+        with pytest.raises(PluginError, match=r"processor 'meter': its handler uses ctx.state but the processor is not "
+                                              r"stateful: declare it with Processor\(\.\.\., stateful=True\)"):
+            Processor(name="meter", subscribe=("power.sample",), **kwargs)
+        assert Processor(name="meter", subscribe=("power.sample",), stateful=True, **kwargs).stateful
+    # an attribute named state on something else is not the context's
+    Processor(name="meter", subscribe=("power.sample",), handle=lambda event, ctx: event.data.state)
+
+
+def test_state_used_indirectly_without_stateful_fails_the_handler_with_the_fix(alcyon_harness):
+    from alcyon import Event, Processor, hookimpl
+
+    def use(ctx):
+        return ctx.state.get("m1")
+
+    class Indirect:
+        @hookimpl
+        def alcyon_processors(self, config):
+            return [Processor(name="indirect", subscribe=("power.sample",), handle=lambda event, ctx: use(ctx))]
+
+    h = alcyon_harness(("indirect", Indirect()))
+    h.publish(Event(type="power.sample", source="t", subject="m1", data={}))
+    with pytest.raises(Exception, match=r"processor 'indirect' uses ctx.state.get but is not stateful: declare it "
+                                        r"with Processor\(\.\.\., stateful=True\)"):
+        h.join()

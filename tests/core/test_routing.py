@@ -63,7 +63,7 @@ def test_failing_processor_is_retried_with_backoff_then_dead_lettered_in_its_own
     # two processors on the same event: one fails every time, one succeeds
     rec = Recorder({"good": ("test.reading",), "bad": ("test.reading",)}, failing="bad", max_retries=2,
                    min_backoff_ms=100)
-    h = alcyon_harness(("rec", rec), broker_url=mode_url)
+    h = alcyon_harness(("rec", rec), fail_fast=False, broker_url=mode_url)
     event = ev("test.reading", value=3)
     h.publish(event)
     h.join(timeout=30)
@@ -86,7 +86,7 @@ def test_failing_processor_is_retried_with_backoff_then_dead_lettered_in_its_own
 def test_messages_delivered_through_a_binding_are_acked_on_their_own_queue(alcyon_harness, broker_url):
     rec = Recorder({"good": ("test.reading",), "bad": ("test.reading",)}, failing="bad", max_retries=1,
                    min_backoff_ms=50)
-    h = alcyon_harness(("rec", rec), broker_url=broker_url)
+    h = alcyon_harness(("rec", rec), fail_fast=False, broker_url=broker_url)
     events = [ev("test.reading", subject=str(i), value=i) for i in range(20)]
     h.publish(events)
     h.join(timeout=30)
@@ -108,7 +108,7 @@ test_messages_delivered_through_a_binding_are_acked_on_their_own_queue = pytest.
 def test_one_bad_event_in_a_batch_does_not_sink_the_others(alcyon_harness, mode_url):
     rec = Recorder({"proc": ("test.reading",)}, failing="proc", fail_subjects={"7"}, max_retries=1,
                    min_backoff_ms=20, batch=True)
-    h = alcyon_harness(("rec", rec), broker_url=mode_url, settings={"batch_linger_ms": 200})
+    h = alcyon_harness(("rec", rec), fail_fast=False, broker_url=mode_url, settings={"batch_linger_ms": 200})
     events = [ev("test.reading", subject=str(i), value=i) for i in range(20)]
     h.publish(events)
     h.join()

@@ -54,14 +54,15 @@ def select_sources(host: PluginHost, names: Sequence[str] | None) -> list[Source
     if unknown:
         raise ConfigError(f"unknown source(s) {', '.join(unknown)}; installed: "
                           f"{', '.join(sorted(available)) or 'none'} (see `alcyon plugins`)")
-    return [available[n] for n in names] if names else list(available.values())
+    return list(available.values()) if names is None else [available[n] for n in names]
 
 
 def run_all(config: Config, *, until_idle: bool = False, sources: Sequence[str] | None = None,
             threads: int | None = None, processors: bool = True, inputs: Sequence[str] | None = None,
-            host: PluginHost | None = None) -> int:
+            events: Sequence[Event] = (), host: PluginHost | None = None) -> int:
     """Run sources (and, unless ``processors`` is false, every processor) until a signal, or idle.
 
+    ``sources=None`` runs every source, ``()`` none; ``events`` are published first (``--input``).
     ``host`` is the process's plugin registry when the caller (the CLI) has already loaded it.
     """
     prepare_process(config)
@@ -78,6 +79,8 @@ def run_all(config: Config, *, until_idle: bool = False, sources: Sequence[str] 
              processors=[p.name for p in runtime.processors], sources=[s.name for s in selected])
     tally = Tally()
     runtime.listeners.append(tally.count)
+    for event in events:
+        runtime.publish(event)
     source_threads = start_sources(runtime, selected, stopping, inputs)
     started = time.monotonic()
     while not stopping.is_set():

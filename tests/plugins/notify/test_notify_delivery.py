@@ -18,7 +18,7 @@ NOTIFY = ("notify", alcyon_notify.plugin)
 def test_a_webhook_that_fails_three_times_then_succeeds_gets_the_alert_exactly_once(
         alcyon_harness, webhooks, notify_config, jsonl_path):
     url = webhooks.route("/flaky", 503, 503, 503)
-    h = alcyon_harness(NOTIFY, plugin_config={"notify": notify_config(webhooks={"flaky": {"url": url}})})
+    h = alcyon_harness(NOTIFY, fail_fast=False, plugin_config={"notify": notify_config(webhooks={"flaky": {"url": url}})})
     event = alert()
     h.publish(event)
     h.join()
@@ -34,7 +34,7 @@ def test_a_webhook_that_fails_three_times_then_succeeds_gets_the_alert_exactly_o
 def test_a_webhook_that_always_fails_ends_in_the_dead_letters_with_its_last_error(
         alcyon_harness, webhooks, notify_config):
     url = webhooks.route("/down", then=500, body="database is down (failure {n})")
-    h = alcyon_harness(NOTIFY, plugin_config={"notify": notify_config(webhooks={"down": {"url": url}},
+    h = alcyon_harness(NOTIFY, fail_fast=False, plugin_config={"notify": notify_config(webhooks={"down": {"url": url}},
                                                                       max_retries=2)})
     event = alert()
     h.publish(event)
@@ -51,7 +51,7 @@ def test_a_webhook_that_always_fails_ends_in_the_dead_letters_with_its_last_erro
 @pytest.mark.parametrize("status", [400, 401, 404, 422])
 def test_a_4xx_is_not_retried(alcyon_harness, webhooks, notify_config, status):
     url = webhooks.route("/strict", then=status, body="no such hook")
-    h = alcyon_harness(NOTIFY, plugin_config={"notify": notify_config(webhooks={"strict": {"url": url}})})
+    h = alcyon_harness(NOTIFY, fail_fast=False, plugin_config={"notify": notify_config(webhooks={"strict": {"url": url}})})
     h.publish(alert())
     h.join()
     assert len(webhooks.requests("/strict")) == 1
@@ -63,7 +63,7 @@ def test_a_4xx_is_not_retried(alcyon_harness, webhooks, notify_config, status):
 @pytest.mark.parametrize("status", [408, 429, 502])
 def test_408_429_and_5xx_are_retried(alcyon_harness, webhooks, notify_config, status):
     url = webhooks.route("/busy", status, status)
-    h = alcyon_harness(NOTIFY, plugin_config={"notify": notify_config(webhooks={"busy": {"url": url}})})
+    h = alcyon_harness(NOTIFY, fail_fast=False, plugin_config={"notify": notify_config(webhooks={"busy": {"url": url}})})
     h.publish(alert())
     h.join()
     assert [r.status for r in webhooks.requests("/busy")] == [status, status, 200]
@@ -73,7 +73,7 @@ def test_408_429_and_5xx_are_retried(alcyon_harness, webhooks, notify_config, st
 def test_a_redirect_is_not_followed_and_not_retried(alcyon_harness, webhooks, notify_config):
     target = webhooks.route("/elsewhere")
     url = webhooks.route("/moved", then=302, headers={"Location": target})
-    h = alcyon_harness(NOTIFY, plugin_config={"notify": notify_config(webhooks={"moved": {"url": url}})})
+    h = alcyon_harness(NOTIFY, fail_fast=False, plugin_config={"notify": notify_config(webhooks={"moved": {"url": url}})})
     h.publish(alert())
     h.join()
     assert len(webhooks.requests("/moved")) == 1 and webhooks.requests("/elsewhere") == []
@@ -83,7 +83,7 @@ def test_a_redirect_is_not_followed_and_not_retried(alcyon_harness, webhooks, no
 
 def test_a_redelivered_alert_is_delivered_once(alcyon_harness, webhooks, notify_config, jsonl_path):
     url = webhooks.route("/hook")
-    h = alcyon_harness(NOTIFY, plugin_config={"notify": notify_config(webhooks={"hook": {"url": url}})})
+    h = alcyon_harness(NOTIFY, fail_fast=False, plugin_config={"notify": notify_config(webhooks={"hook": {"url": url}})})
     first = alert(1)
     h.publish(first)
     h.join()
@@ -102,7 +102,7 @@ def test_a_redelivered_alert_is_delivered_once(alcyon_harness, webhooks, notify_
 def test_one_failing_webhook_does_not_redeliver_to_the_others(alcyon_harness, webhooks, notify_config, jsonl_path):
     good = webhooks.route("/good")
     flaky = webhooks.route("/flaky", 500, 500)
-    h = alcyon_harness(NOTIFY, plugin_config={"notify": notify_config(
+    h = alcyon_harness(NOTIFY, fail_fast=False, plugin_config={"notify": notify_config(
         webhooks={"good": {"url": good}, "flaky": {"url": flaky}})})
     event = alert()
     h.publish(event)
@@ -118,7 +118,7 @@ def test_a_permanent_and_a_temporary_failure_are_retried_then_dead_lettered_with
     strict = webhooks.route("/strict", then=404)
     down = webhooks.route("/down", then=503)
     good = webhooks.route("/good")
-    h = alcyon_harness(NOTIFY, plugin_config={"notify": notify_config(
+    h = alcyon_harness(NOTIFY, fail_fast=False, plugin_config={"notify": notify_config(
         webhooks={"good": {"url": good}, "strict": {"url": strict}, "down": {"url": down}}, max_retries=1)})
     h.publish(alert())
     h.join()
@@ -129,7 +129,7 @@ def test_a_permanent_and_a_temporary_failure_are_retried_then_dead_lettered_with
 
 
 def test_the_jsonl_file_gets_each_alert_once(alcyon_harness, notify_config, jsonl_path):
-    h = alcyon_harness(NOTIFY, plugin_config={"notify": notify_config()})
+    h = alcyon_harness(NOTIFY, fail_fast=False, plugin_config={"notify": notify_config()})
     alerts = [alert(n) for n in range(20)]
     geofence = Event(type="geofence.entered", source="alcyon/geofence", subject="227006760", id="gf-1",
                      data={"zone_id": "FR-MPA-12", "lat": 47.5, "lon": -3.1})
@@ -147,7 +147,7 @@ def test_the_jsonl_file_gets_each_alert_once(alcyon_harness, notify_config, json
 
 
 def test_types_that_are_not_alerts_are_not_subscribed(alcyon_harness, notify_config, jsonl_path):
-    h = alcyon_harness(NOTIFY, plugin_config={"notify": notify_config()})
+    h = alcyon_harness(NOTIFY, fail_fast=False, plugin_config={"notify": notify_config()})
     h.publish(Event(type="camera.frame", source="t", subject="s", id="frame"),
               Event(type="fire.smoke.alert", source="t", subject="s", id="deep"),
               Event(type="fire.alert.smoke", source="t", subject="s", id="kind"),
@@ -158,7 +158,7 @@ def test_types_that_are_not_alerts_are_not_subscribed(alcyon_harness, notify_con
 
 def test_a_webhook_takes_only_its_types(alcyon_harness, webhooks, notify_config):
     url = webhooks.route("/rangers")
-    h = alcyon_harness(NOTIFY, plugin_config={"notify": notify_config(
+    h = alcyon_harness(NOTIFY, fail_fast=False, plugin_config={"notify": notify_config(
         webhooks={"rangers": {"url": url, "types": ["geofence.*"]}})})
     h.publish(alert(), Event(type="geofence.entered", source="t", subject="227006760", id="gf-1"))
     h.join()
@@ -170,7 +170,7 @@ def test_binary_evidence_is_base64_in_webhooks_and_a_digest_in_the_file(
     crop = bytes(range(256)) * 10
     frame = b"\xff\xd8\xff\xe0 a jpeg"
     url = webhooks.route("/hook")
-    h = alcyon_harness(NOTIFY, plugin_config={"notify": notify_config(webhooks={"hook": {"url": url}})})
+    h = alcyon_harness(NOTIFY, fail_fast=False, plugin_config={"notify": notify_config(webhooks={"hook": {"url": url}})})
     with_crop = alert(1, data={"score": 0.9, "crop": crop})
     whole = Event(type="fire.alert", source="t", subject="s", id="whole", data=frame,
                   datacontenttype="image/jpeg")
@@ -193,7 +193,7 @@ def test_binary_evidence_is_base64_in_webhooks_and_a_digest_in_the_file(
 
 
 def test_no_sink_means_no_processor(alcyon_harness):
-    h = alcyon_harness(NOTIFY, plugin_config={"notify": {"jsonl_path": ""}})
+    h = alcyon_harness(NOTIFY, fail_fast=False, plugin_config={"notify": {"jsonl_path": ""}})
     assert h.runtime.processors == []
 
 
@@ -205,7 +205,7 @@ def test_deliveries_are_counted_by_sink_and_outcome(alcyon_harness, webhooks, no
         return sum(float(line[len(prefix):]) for line in render().splitlines() if line.startswith(prefix))
 
     url = webhooks.route("/counted", 500)
-    h = alcyon_harness(NOTIFY, plugin_config={"notify": notify_config(webhooks={"counted": {"url": url}})})
+    h = alcyon_harness(NOTIFY, fail_fast=False, plugin_config={"notify": notify_config(webhooks={"counted": {"url": url}})})
     before = {o: value("counted", o) for o in ("delivered", "failed", "duplicate")}
     event = alert()
     h.publish(event)

@@ -35,7 +35,8 @@ def test_deliveries_survive_workers_with_the_ledger_in_redis(alcyon_harness, bro
         "strict": {"url": webhooks.route("/strict", then=403), "types": ["fire.*"]},
     }, ledger_ttl_s=3600)
     try:
-        first = alcyon_harness(NOTIFY, broker_url=broker_url, state_url=redis_url, plugin_config={"notify": config})
+        first = alcyon_harness(NOTIFY, broker_url=broker_url, state_url=redis_url, fail_fast=False,
+                              plugin_config={"notify": config})
         first.publish(entered, smoke)
         first.join(timeout=30)
         assert [r.status for r in webhooks.requests("/flaky")] == [503, 503, 200]
@@ -49,7 +50,8 @@ def test_deliveries_survive_workers_with_the_ledger_in_redis(alcyon_harness, bro
         first.close()
 
         # Another worker process (fresh memory), same Redis: the redelivered alert is not sent again.
-        second = alcyon_harness(NOTIFY, broker_url=broker_url, state_url=redis_url, plugin_config={"notify": config})
+        second = alcyon_harness(NOTIFY, broker_url=broker_url, state_url=redis_url, fail_fast=False,
+                              plugin_config={"notify": config})
         second.publish(entered)
         second.join(timeout=30)
         assert len(webhooks.requests("/flaky")) == 3

@@ -37,7 +37,7 @@ def test_the_token_never_appears_in_any_log_line_nor_error(alcyon_harness, webho
     auth = {"Authorization": "Bearer ${env:NOTIFY_TEST_TOKEN}"}
     caplog.set_level(logging.DEBUG)
     with capture_logs() as entries:
-        h = alcyon_harness(NOTIFY, plugin_config={"notify": notify_config(webhooks={
+        h = alcyon_harness(NOTIFY, fail_fast=False, plugin_config={"notify": notify_config(webhooks={
             "auth": {"url": echo_401, "headers": auth},
             "flaky": {"url": echo_500, "headers": {"X-Api-Key": "${file:%s}" % (tmp_path / "key")}},
             "ok": {"url": ok + "?key=" + url_secret, "headers": auth},
