@@ -40,7 +40,20 @@ def render() -> str:
             doc = _doc(function).replace("\n", "\n  ")
             out += [f"- `{shown}`" + (f": {doc}" if doc else "")]
         out += [""]
-    out += ["### fixture `alcyon_harness`", "", _doc(testing._alcyon_harness), ""]
+    out += ["## Helpers (`from alcyon import ...`)", "",
+            "Everything else `alcyon` exports: what the first-party plugins use, and nothing more.", ""]
+    documented = {cls.__name__ for cls in CLASSES}
+    for name in sorted(alcyon.__all__, key=str.lower):
+        value = getattr(alcyon, name)
+        if name in documented:
+            continue
+        if inspect.isclass(value) and issubclass(value, BaseException):
+            out += [f"- `{name}`: {_doc(value).splitlines()[0] if _doc(value) else ''}"]
+        elif callable(value):
+            out += [f"- `{name}{_signature(value)}`: " + _doc(value).replace("\n", "\n  ")]
+        else:
+            out += [f"- `{name} = {value!r}`"]
+    out += ["", "### fixture `alcyon_harness`", "", _doc(testing._alcyon_harness), ""]
     return "\n".join(line.rstrip() for line in out).rstrip() + "\n"
 
 
