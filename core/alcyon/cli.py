@@ -90,7 +90,15 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("config", help="configuration commands")
     config_sub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
-    c = config_sub.add_parser("check", help="validate the configuration and print every key (secrets redacted)")
+    c = config_sub.add_parser("check", help="validate the configuration and print every key (secrets redacted)",
+                              description="Validate the configuration and print every key (secrets redacted). "
+                                          "With --connect, also connect to every configured service (RabbitMQ: "
+                                          "credentials, vhost, TLS, then the exchange and every processor's "
+                                          "queues; Redis: PING) and exit 1 if any fails, saying how to fix it.")
+    c.add_argument("--connect", action="store_true",
+                   help="connect to RabbitMQ and Redis and check the topology (what `helm test` runs)")
+    c.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
+                   help="per-connection timeout for --connect (default: 5)")
     c.set_defaults(func=_cmd_config_check)
 
     p = sub.add_parser("dlq", help="dead letters: list, show, replay, purge",
@@ -182,7 +190,11 @@ def _cmd_publish(args: argparse.Namespace, config: Config, host: PluginHost) -> 
         print("alcyon: error: publish needs a broker: set ALCYON_BROKER_URL (in the embedded mode, sources "
               "publish inside `alcyon run`)", file=sys.stderr)
         return 2
-    runtime = Runtime(config, host.validate())
+    from .services import require_services
+
+    host.validate()
+    require_services(config)  # a wrong password says so now, not "not confirmed" after the flush timeout
+    runtime = Runtime(config, host)
     count = 0
     stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")
     try:
@@ -265,7 +277,24 @@ def _cmd_config_check(args: argparse.Namespace, config: Config, host: PluginHost
         print(f"  {name:<{width}}  {shown:<24}  {help_text}")
     for name in host.names():
         print(f"  [plugins.{name}] {redact(json.dumps(host.plugin_config(name), default=str))}")
+    if args.connect:
+        return _connect_check(config, host, args.timeout)
     return 0
+
+
+def _connect_check(config: Config, host: PluginHost, timeout: float) -> int:
+    from .services import check_services
+    from .topology import Topology
+
+    topology = Topology.of(host.processors(), config.exchange, int(config.dead_letter_ttl_days * 86_400_000) or None)
+    results = check_services(config, timeout=timeout, topology=topology)
+    if not results:
+        print("services: none configured (embedded mode, state in memory)")
+    for status in results:
+        print(f"  {'ok  ' if status.ok else 'FAIL'} {redact(str(status))}")
+    failed = sum(not s.ok for s in results)
+    print(f"services: {len(results) - failed} ok, {failed} failed")
+    return 1 if failed else 0
 
 
 def _cmd_dlq(args: argparse.Namespace, config: Config, host: PluginHost) -> int:

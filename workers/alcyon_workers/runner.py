@@ -16,11 +16,13 @@ from alcyon.config import Config
 from alcyon.events import Event
 from alcyon.errors import ConfigError
 from alcyon.logs import get_logger
+from alcyon.metrics import CounterBuffer, metrics
 from alcyon.plugins import PluginHost
 from alcyon.processors import Source, SourceContext
 from alcyon.runtime import Runtime
 
-from .process import prepare_process, serve_metrics, stop_event_on_signals
+from .health import Health, serve
+from .process import check_services_or_fail, prepare_process, stop_event_on_signals
 
 log = get_logger("alcyon.run")
 
@@ -30,22 +32,41 @@ def start_sources(runtime: Runtime, sources: Sequence[Source], stopping: threadi
     """Start each source in its own thread; a source that crashes is logged, the others go on."""
     threads = []
     for source in sources:
+        publish = CountedPublish(runtime, source)
         ctx = SourceContext(source=source.name, config=runtime.host.plugin_config(source.plugin),
-                            log=get_logger("alcyon.source", source=source.name), publish=runtime.publish,
+                            log=get_logger("alcyon.source", source=source.name), publish=publish,
                             stopping=stopping, reject=runtime.rejecter(source),
                             inputs=tuple(inputs) if inputs else None)
 
-        def run(source: Source = source, ctx: SourceContext = ctx) -> None:
+        def run(source: Source = source, ctx: SourceContext = ctx, publish: CountedPublish = publish) -> None:
             try:
                 source.run(ctx)
                 ctx.log.info("source_finished")
             except Exception:
                 ctx.log.exception("source_crashed")
+            finally:
+                publish.flush()
 
         thread = threading.Thread(target=run, name=f"source-{source.name}", daemon=True)
         thread.start()
         threads.append(thread)
     return threads
+
+
+class CountedPublish:
+    """``runtime.publish`` for one source that also counts its events (``alcyon_source_events_total``, from 0)."""
+
+    def __init__(self, runtime: Runtime, source: Source) -> None:
+        self._publish = runtime.publish
+        self._counter = metrics().source_events.labels(source.name)
+        self._buffer = CounterBuffer()  # a source publishes up to tens of thousands of events a second
+
+    def __call__(self, event: Event) -> None:
+        self._publish(event)
+        self._buffer.add(self._counter)
+
+    def flush(self) -> None:
+        self._buffer.flush()
 
 
 def select_sources(host: PluginHost, names: Sequence[str] | None) -> list[Source]:
@@ -64,8 +85,9 @@ def run_all(config: Config, *, until_idle: bool = False, sources: Sequence[str] 
     stopping = stop_event_on_signals()
     host = PluginHost(config).load_entry_points().validate()
     selected = select_sources(host, sources)
+    check_services_or_fail(config)
     runtime = Runtime(config, host, processors=None if processors else ())
-    serve_metrics(config)
+    serve(config, Health(config, runtime))
     if processors:
         runtime.start(threads)
     else:
