@@ -671,3 +671,23 @@ def test_ingest_sources_with_a_load_balancer(all_manifests: list, all_values: di
     assert service["spec"]["selector"].items() <= sources["ais-lb"]["spec"]["template"]["metadata"]["labels"].items()
     assert not service["spec"]["selector"].items() <= \
         sources["ais-file"]["spec"]["template"]["metadata"]["labels"].items()
+
+
+# -- example values for French clouds --------------------------------------------------------------
+EXAMPLES = sorted((CHART / "examples").glob("*.yaml"))
+
+
+def test_examples_exist() -> None:
+    assert {p.name for p in EXAMPLES} >= {"kapsule-fr-par.yaml", "ovhcloud-gra.yaml"}
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_example_values_lint_render_and_validate(helm_bin, render, example: Path) -> None:
+    result = helm_bin("lint", "--strict", str(CHART), "-f", str(example))
+    assert "[WARNING]" not in result.stdout and "[ERROR]" not in result.stdout, result.stdout
+    manifests = render(example)
+    for m in manifests:
+        if m["kind"] not in CRD_KINDS:
+            kubernetes_validate.validate(m, KUBERNETES_VERSIONS[-1], strict=True)
+    assert deployments_by_group(manifests)["geofence"]["spec"]["strategy"] == {"type": "Recreate"}
+    assert of_kind(manifests, "Service"), "AIS receivers need somewhere to push to"
