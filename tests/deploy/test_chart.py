@@ -310,6 +310,8 @@ def test_pod_monitor(all_manifests: list) -> None:
     (endpoint,) = pm["spec"]["podMetricsEndpoints"]
     assert endpoint["port"] == "metrics" and endpoint["path"] == "/metrics"
     assert {"action": "replace", "targetLabel": "job", "replacement": "alcyon"} in endpoint["relabelings"]
+    assert {"action": "replace", "sourceLabels": ["__meta_kubernetes_pod_label_app_kubernetes_io_instance"],
+            "targetLabel": "release"} in endpoint["relabelings"], "the dashboard's release variable"
 
 
 def test_prometheus_rule_is_the_shared_rules_file(all_manifests: list) -> None:
