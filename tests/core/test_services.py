@@ -65,7 +65,8 @@ def test_refused_port_and_unresolvable_host():
 
 def test_missing_ca_file_is_reported_before_any_connection(tmp_path):
     missing = tmp_path / "ca.pem"
-    status, = check_broker(config(broker_url="amqps://u:not-the-password@no-such-host.invalid:5671/", amqp_ca_file=str(missing)))
+    status, = check_broker(config(broker_url="amqps://u:not-the-password@no-such-host.invalid:5671/",
+                                  amqp_ca_file=str(missing)))
     assert not status.ok and str(missing) in status.detail and "ALCYON_AMQP_CA_FILE" in status.fix
 
 

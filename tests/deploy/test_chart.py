@@ -660,7 +660,8 @@ def test_ingest_sources_with_a_load_balancer(all_manifests: list, all_values: di
                if d["metadata"]["labels"]["app.kubernetes.io/component"] == "ingest"}
     assert set(sources) == {"ais-lb", "ais-file"}
     (c,) = sources["ais-lb"]["spec"]["template"]["spec"]["containers"]
-    assert c["args"] == ["ingest", "ais", "--input", "udp://0.0.0.0:10110", "--input", "tcp://receiver.example.org:5631"]
+    assert c["args"] == ["ingest", "ais", "--input", "udp://0.0.0.0:10110",
+                         "--input", "tcp://receiver.example.org:5631"]
     assert {"name": "nmea-udp", "containerPort": 10110, "protocol": "UDP"} in c["ports"]
     assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert "ALCYON_STATE_URL_FILE" not in env_of(c), "sources publish only"

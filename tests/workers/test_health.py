@@ -13,6 +13,8 @@ import uuid
 
 import pytest
 
+from alcyon.services import check_state
+
 from . import counter_plugin
 from .conftest import ROOT, free_port, wait_for
 
@@ -90,8 +92,7 @@ def test_not_ready_while_the_state_store_is_down(make_worker_env, start_worker, 
                               "--appendonly", "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
     try:
         env, _ = make_worker_env(counter_plugin, ALCYON_STATE_URL=f"redis://127.0.0.1:{port}/0")
-        wait_for(lambda: subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).returncode == 0,
-                 10, "the private Redis to start")
+        wait_for(lambda: check_state(f"redis://127.0.0.1:{port}/0", timeout=1).ok, 10, "the private Redis to start")
         worker = start_worker(env, tmp_path / "worker.log")
         try:
             wait_for(lambda: probe(env, "/readyz")[0] == 200, 30, "the worker to become ready")
@@ -119,8 +120,9 @@ def run_cli(env, *args: str, timeout: float = 30) -> tuple[int, str, float]:
 def test_wrong_broker_password_fails_fast_naming_service_url_and_fix(broker_url, command):
     scheme, _, rest = broker_url.partition("://")
     secret = f"not-{uuid.uuid4().hex[:10]}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ALCYON_BROKER_URL": f"{scheme}://guest:{secret}@{rest.rpartition('@')[2]}",
-           "ALCYON_METRICS_PORT": "0", "ALCYON_LOAD_PLUGINS": "alcyon_geofence.plugin"}
+    url = f"{scheme}://guest:{secret}@{rest.rpartition('@')[2]}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ALCYON_BROKER_URL": url, "ALCYON_METRICS_PORT": "0",
+           "ALCYON_LOAD_PLUGINS": "alcyon_geofence.plugin"}
     code, stderr, took = run_cli(env, *command)
     assert code == 2, stderr
     assert took < 15, f"{command[0]} took {took:.1f} s to fail"
