@@ -7,6 +7,7 @@ of this process against RabbitMQ, like ``alcyon ingest`` plus ``alcyon worker``.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import Counter
@@ -34,7 +35,7 @@ def start_sources(runtime: Runtime, sources: Sequence[Source], stopping: threadi
     for source in sources:
         publish = CountedPublish(runtime, source)
         ctx = SourceContext(source=source.name, config=runtime.host.plugin_config(source.plugin),
-                            log=get_logger("alcyon.source", source=source.name), publish=publish,
+                            log=get_logger("alcyon.source", source=source.name), publish=publish.publish,
                             stopping=stopping, reject=runtime.rejecter(source),
                             inputs=tuple(inputs) if inputs else None)
 
@@ -53,20 +54,35 @@ def start_sources(runtime: Runtime, sources: Sequence[Source], stopping: threadi
     return threads
 
 
-class CountedPublish:
-    """``runtime.publish`` for one source that also counts its events (``alcyon_source_events_total``, from 0)."""
+class CountedPublish(CounterBuffer):
+    """A source's publish that also counts its events (``alcyon_source_events_total``, created at 0).
+
+    ``publish`` is the hot path (tens of thousands of events a second): it only ticks an
+    ``itertools.count`` (atomic under the GIL, ~50 ns); the shared flusher of
+    :class:`~alcyon.metrics.CounterBuffer` adds the ticks to the counter once a second.
+    """
 
     def __init__(self, runtime: Runtime, source: Source) -> None:
-        self._publish = runtime.publish
+        super().__init__()
         self._counter = metrics().source_events.labels(source.name)
-        self._buffer = CounterBuffer()  # a source publishes up to tens of thousands of events a second
+        self._ticks = itertools.count()
+        self._flushes = 0  # ticks taken by flush() itself
+        self._reported = 0
+        publish, tick = runtime.publish, self._ticks.__next__
 
-    def __call__(self, event: Event) -> None:
-        self._publish(event)
-        self._buffer.add(self._counter)
+        def counted(event: Event) -> None:
+            publish(event)
+            tick()
+
+        self.publish = counted
 
     def flush(self) -> None:
-        self._buffer.flush()
+        with self._lock:
+            total = next(self._ticks) - self._flushes
+            self._flushes += 1
+            added, self._reported = total - self._reported, total
+        if added:
+            self._counter.inc(added)
 
 
 def select_sources(host: PluginHost, names: Sequence[str] | None) -> list[Source]:
