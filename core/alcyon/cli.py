@@ -210,12 +210,16 @@ def _cmd_publish(args: argparse.Namespace, config: Config, host: PluginHost) -> 
     return 0
 
 
-def _cmd_topology(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
+def _topology(config: Config, host: PluginHost) -> Any:
+    """What the installed, enabled processors imply on RabbitMQ."""
     from .topology import Topology
 
+    return Topology.of(host.processors(), config.exchange, int(config.dead_letter_ttl_days * 86_400_000) or None)
+
+
+def _cmd_topology(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
     host.validate()
-    ttl = int(config.dead_letter_ttl_days * 86_400_000) or None
-    topology = Topology.of(host.processors(), config.exchange, ttl)
+    topology = _topology(config, host)
     print(topology.describe())
     if args.apply:
         if config.embedded:
@@ -284,10 +288,8 @@ def _cmd_config_check(args: argparse.Namespace, config: Config, host: PluginHost
 
 def _connect_check(config: Config, host: PluginHost, timeout: float) -> int:
     from .services import check_services
-    from .topology import Topology
 
-    topology = Topology.of(host.processors(), config.exchange, int(config.dead_letter_ttl_days * 86_400_000) or None)
-    results = check_services(config, timeout=timeout, topology=topology)
+    results = check_services(config, timeout=timeout, topology=_topology(config, host))
     if not results:
         print("services: none configured (embedded mode, state in memory)")
     for status in results:

@@ -53,9 +53,11 @@ class HandlerActivity(Middleware):
 class Health:
     """Readiness and liveness of one process, from its :class:`~alcyon.runtime.Runtime`."""
 
-    def __init__(self, config: Config, runtime: Runtime | None = None) -> None:
+    def __init__(self, config: Config, runtime: Runtime | None = None, *, ready_within_s: float = READY_WITHIN_S,
+                 live_within_s: float = LIVE_WITHIN_S, busy_margin_s: float = BUSY_MARGIN_S) -> None:
         self.config = config
         self.runtime = runtime
+        self.ready_within_s, self.live_within_s, self.busy_margin_s = ready_within_s, live_within_s, busy_margin_s
         self.activity = HandlerActivity()
         self._redis: Any = None
         if runtime is not None:
@@ -77,7 +79,7 @@ class Health:
         for worker in runtime.workers:
             for queue in worker.consumers:
                 polled = runtime.broker.polled.get(queue)
-                if polled is None or now - polled > READY_WITHIN_S:
+                if polled is None or now - polled > self.ready_within_s:
                     since = "never" if polled is None else f"{now - polled:.0f} s ago"
                     problems.append(f"consumer of {queue} not connected (last poll {since})")
         if not runtime.publisher_connected():
@@ -101,13 +103,13 @@ class Health:
                     problems.append(f"consumer thread of {queue} died")
                     continue
                 beat = max(runtime.broker.polled.get(queue, 0.0), runtime.broker.attempted.get(queue, 0.0))
-                if now - beat > LIVE_WITHIN_S:
+                if now - beat > self.live_within_s:
                     problems.append(f"consumer loop of {queue} stuck for {now - beat:.0f} s")
             dead = sum(not t.is_alive() for t in worker.workers)
             if dead:
                 problems.append(f"{dead} handler thread(s) died")
         for actor, started, limit in list(self.activity.busy.values()):
-            if limit and now - started > limit + BUSY_MARGIN_S:
+            if limit and now - started > limit + self.busy_margin_s:
                 problems.append(f"a handler of {actor} has run {now - started:.0f} s, past its time limit "
                                 f"of {limit:g} s")
         return problems
