@@ -80,6 +80,17 @@ def test_notes_render_offline(helm_bin) -> None:
     notes = result.stdout.split("NOTES:", 1)[1]
     assert "rel-alcyon-geofence: geofence (1 replica(s), 4 threads, grace 25 s)" in notes
     assert "helm test rel" in notes and "alcyon dlq list" in notes
+    assert "a RabbitMQ vhost of its own" in notes
+
+
+def test_notes_give_the_keda_target_in_events(helm_bin) -> None:
+    result = helm_bin("install", RELEASE, str(CHART), "--dry-run=client", "--namespace", NAMESPACE,
+                      "-f", str(ALL_VALUES))
+    notes = " ".join(result.stdout.split("NOTES:", 1)[1].split())
+    # all-values: queueLength 1000 messages x batch_max_events 200
+    assert "KEDA target: 1000 ready messages per replica per queue, i.e. up to 200000 events" in notes
+    assert f"{RELEASE}-alcyon-ingest-ais-lb: source ais (udp://0.0.0.0:10110, tcp://receiver.example.org:5631), " \
+           "Service LoadBalancer" in notes
 
 
 def test_chart_app_version_is_the_project_version() -> None:
