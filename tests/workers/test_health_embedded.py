@@ -50,3 +50,30 @@ def test_ready_then_not_live_while_a_handler_is_stuck_past_its_time_limit():
         RELEASE.set()
         runtime.stop(grace_s=2)
     assert health.readiness() == ["stopping"]
+
+
+def _crash(ctx):
+    raise OSError("the receiver's socket is gone")
+
+
+def _finish(ctx):
+    ctx.publish(Event(type="done.tick", source="test", subject="s", data={}))
+
+
+def test_a_crashed_source_makes_the_process_not_live_a_finished_one_does_not():
+    from alcyon.processors import Source
+    from alcyon_workers.runner import start_sources
+
+    config = load_config(env={})
+    runtime = Runtime(config, PluginHost(config), processors=())
+    health = Health(config, runtime)
+    sources = [Source(name="crashing", publishes=("x.y",), run=_crash, plugin="test"),
+               Source(name="replay", publishes=("done.tick",), run=_finish, plugin="test")]
+    threads = start_sources(runtime, sources, threading.Event(), on_crash=health.source_crashed)
+    for thread in threads:
+        thread.join(5)
+    try:
+        assert health.liveness() == ["source crashing crashed (see its source_crashed log line)"]
+        assert health.readiness() == []
+    finally:
+        runtime.stop(grace_s=2)

@@ -6,7 +6,7 @@ the Redis state store answers PING (when a stateful processor runs). Otherwise 5
 line per problem. A stopping worker is not ready.
 
 ``/livez`` answers 503 only when restarting the process would help: a consumer or handler
-thread died, a consumer loop stopped turning (no poll and no reconnection attempt within
+thread died, a source crashed, a consumer loop stopped turning (no poll and no reconnection attempt within
 ``LIVE_WITHIN_S``: a broker outage alone keeps it live, since the loop keeps retrying), or a
 handler has run far past its processor's time limit (``TimeLimit`` cannot interrupt C code).
 """
@@ -59,6 +59,7 @@ class Health:
         self.runtime = runtime
         self.ready_within_s, self.live_within_s, self.busy_margin_s = ready_within_s, live_within_s, busy_margin_s
         self.activity = HandlerActivity()
+        self.crashed: set[str] = set()
         self._redis: Any = None
         if runtime is not None:
             runtime.broker.add_middleware(self.activity)
@@ -66,6 +67,10 @@ class Health:
                 import redis
 
                 self._redis = redis.Redis.from_url(config.state_url, socket_connect_timeout=2, socket_timeout=2)
+
+    def source_crashed(self, name: str) -> None:
+        """Called when a source's thread ended with an exception (a finished file replay is not a crash)."""
+        self.crashed.add(name)
 
     def readiness(self) -> list[str]:
         """What keeps this process from being ready (empty: ready)."""
@@ -95,7 +100,7 @@ class Health:
         runtime = self.runtime
         if runtime is None or runtime.stopping:
             return []
-        problems = []
+        problems = [f"source {name} crashed (see its source_crashed log line)" for name in sorted(self.crashed)]
         now = time.monotonic()
         for worker in runtime.workers:
             for queue, thread in worker.consumers.items():

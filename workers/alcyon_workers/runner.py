@@ -11,7 +11,7 @@ import itertools
 import threading
 import time
 from collections import Counter
-from typing import Sequence
+from typing import Callable, Sequence
 
 from alcyon.config import Config
 from alcyon.events import Event
@@ -29,8 +29,10 @@ log = get_logger("alcyon.run")
 
 
 def start_sources(runtime: Runtime, sources: Sequence[Source], stopping: threading.Event,
-                  inputs: Sequence[str] | None = None) -> list[threading.Thread]:
-    """Start each source in its own thread; a source that crashes is logged, the others go on."""
+                  inputs: Sequence[str] | None = None,
+                  on_crash: Callable[[str], None] | None = None) -> list[threading.Thread]:
+    """Start each source in its own thread; a source that crashes is logged (and ``on_crash(name)``
+    called: the process is then not live), the others go on."""
     threads = []
     for source in sources:
         publish = CountedPublish(runtime, source)
@@ -45,6 +47,8 @@ def start_sources(runtime: Runtime, sources: Sequence[Source], stopping: threadi
                 ctx.log.info("source_finished")
             except Exception:
                 ctx.log.exception("source_crashed")
+                if on_crash is not None:
+                    on_crash(source.name)
             finally:
                 publish.flush()
 
@@ -103,7 +107,8 @@ def run_all(config: Config, *, until_idle: bool = False, sources: Sequence[str] 
     selected = select_sources(host, sources)
     check_services_or_fail(config)
     runtime = Runtime(config, host, processors=None if processors else ())
-    serve(config, Health(config, runtime))
+    health = Health(config, runtime)
+    serve(config, health)
     if processors:
         runtime.start(threads)
     else:
@@ -112,7 +117,7 @@ def run_all(config: Config, *, until_idle: bool = False, sources: Sequence[str] 
              processors=[p.name for p in runtime.processors], sources=[s.name for s in selected])
     tally = Tally()
     runtime.listeners.append(tally.count)
-    source_threads = start_sources(runtime, selected, stopping, inputs)
+    source_threads = start_sources(runtime, selected, stopping, inputs, on_crash=health.source_crashed)
     started = time.monotonic()
     while not stopping.is_set():
         if until_idle and not any(t.is_alive() for t in source_threads):
