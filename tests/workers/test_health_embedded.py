@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 from alcyon import Event, Processor, hookimpl
 from alcyon.config import load_config
