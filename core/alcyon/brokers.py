@@ -14,6 +14,7 @@ routes with :mod:`alcyon.topics` instead of RabbitMQ.
 
 from __future__ import annotations
 
+import time
 import traceback as tb
 from typing import Any, Mapping
 
@@ -74,9 +75,21 @@ def rejected_record(body: bytes, queue: str, error: BadInput) -> DeadLetter:
 
 
 class _QueueActors:
-    """Both brokers: remember which actor each queue belongs to, for :func:`readdress`."""
+    """Both brokers: remember which actor each queue belongs to, for :func:`readdress`; keep heartbeats.
+
+    ``polled[queue]`` is when that queue's consumer loop last asked for a message (every
+    ``worker_timeout`` when idle): recent means connected and looping (readiness).
+    ``attempted[queue]`` is when it last tried to connect: recent means the loop still turns
+    while the broker is away (liveness; restarting would not help).
+    """
 
     actors: dict[str, str]
+    polled: dict[str, float]
+    attempted: dict[str, float]
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 100) -> Any:
+        self.attempted[queue_name] = time.monotonic()
+        return super().consume(queue_name, prefetch, timeout)  # type: ignore[misc]
 
     def declare_actor(self, actor: Any) -> None:
         super().declare_actor(actor)  # type: ignore[misc]
@@ -94,6 +107,8 @@ class RoutedRabbitmqBroker(_QueueActors, RabbitmqBroker):
         self.topology = topology
         self.dead_letter_store = dead_letters
         self.actors: dict[str, str] = {}
+        self.polled: dict[str, float] = {}
+        self.attempted: dict[str, float] = {}
 
     @property
     def consumer_class(self) -> type:
@@ -120,6 +135,7 @@ class RoutedRabbitmqBroker(_QueueActors, RabbitmqBroker):
 
 class _RoutedRabbitmqConsumer(_RabbitmqConsumer):
     def __next__(self) -> Any:
+        self.broker.polled[self.queue_name] = time.monotonic()
         try:
             method, properties, body = next(self.iterator)
             if method is None:
@@ -152,6 +168,8 @@ class EmbeddedBroker(_QueueActors, StubBroker):
         self.topology = topology
         self.dead_letter_store = dead_letters
         self.actors: dict[str, str] = {}
+        self.polled: dict[str, float] = {}
+        self.attempted: dict[str, float] = {}
         self.unrouted: list[tuple[str, bytes]] = []
 
     def route(self, routing_key: str, body: bytes) -> list[str]:
@@ -164,7 +182,7 @@ class EmbeddedBroker(_QueueActors, StubBroker):
         return queues
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 100) -> Any:
-        consumer = super().consume(queue_name, prefetch, timeout)
+        consumer = super().consume(queue_name, prefetch, timeout)  # through _QueueActors: an attempt
         return _EmbeddedConsumer(self, queue_name, consumer)
 
 
@@ -177,6 +195,7 @@ class _EmbeddedConsumer(_StubConsumer):
     def __next__(self) -> Any:
         from queue import Empty
 
+        self.broker.polled[self.queue_name] = time.monotonic()
         if not self.prefetch_semaphore.acquire(timeout=self.timeout / 1000):
             return None
         try:

@@ -103,7 +103,15 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("config", help="configuration commands")
     config_sub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
-    c = config_sub.add_parser("check", help="validate the configuration and print every key (secrets redacted)")
+    c = config_sub.add_parser("check", help="validate the configuration and print every key (secrets redacted)",
+                              description="Validate the configuration and print every key (secrets redacted). "
+                                          "With --connect, also connect to every configured service (RabbitMQ: "
+                                          "credentials, vhost, TLS, then the exchange and every processor's "
+                                          "queues; Redis: PING) and exit 1 if any fails, saying how to fix it.")
+    c.add_argument("--connect", action="store_true",
+                   help="connect to RabbitMQ and Redis and check the topology (what `helm test` runs)")
+    c.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
+                   help="per-connection timeout for --connect (default: 5)")
     c.set_defaults(func=_cmd_config_check)
 
     p = sub.add_parser("dlq", help="dead letters: list, show, replay, purge",
@@ -167,9 +175,17 @@ def _peek_config(argv: list[str]) -> str | None:
 
 
 # -- commands ---------------------------------------------------------------------------------
+def _long_running(config: Config) -> None:
+    """Logs and the metrics directory set up before any plugin hook runs (a hook may create metrics)."""
+    from alcyon_workers.process import prepare_process
+
+    prepare_process(config)
+
+
 def _cmd_run(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
     from alcyon_workers.runner import run_all
 
+    _long_running(config)
     if args.input is None:
         return run_all(config, until_idle=args.until_idle, sources=args.source, threads=args.threads,
                        host=host)
@@ -206,6 +222,7 @@ def _cmd_ingest(args: argparse.Namespace, config: Config, host: PluginHost) -> i
 def _cmd_worker(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
     from alcyon_workers.worker import run_worker
 
+    _long_running(config)
     return run_worker(config, processor_names(host, args.processors), args.threads, host=host)
 
 
@@ -237,7 +254,10 @@ def _cmd_publish(args: argparse.Namespace, config: Config, host: PluginHost) -> 
     if config.embedded:
         from alcyon_workers.runner import run_all
 
-        return run_all(config, until_idle=True, sources=(), events=events)
+        return run_all(config, until_idle=True, sources=(), events=events, host=host)
+    from .services import require_services
+
+    require_services(config)  # a wrong password says so now, not "not confirmed" after the flush timeout
     runtime = Runtime(config, host)
     try:
         for event in events:
@@ -249,12 +269,16 @@ def _cmd_publish(args: argparse.Namespace, config: Config, host: PluginHost) -> 
     return 0
 
 
-def _cmd_topology(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
+def _topology(config: Config, host: PluginHost) -> Any:
+    """What the installed, enabled processors imply on RabbitMQ."""
     from .topology import Topology
 
+    return Topology.of(host.processors(), config.exchange, int(config.dead_letter_ttl_days * 86_400_000) or None)
+
+
+def _cmd_topology(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
     host.validate()
-    ttl = int(config.dead_letter_ttl_days * 86_400_000) or None
-    topology = Topology.of(host.processors(), config.exchange, ttl)
+    topology = _topology(config, host)
     print(topology.describe())
     if args.apply:
         if config.embedded:
@@ -330,7 +354,22 @@ def _cmd_config_check(args: argparse.Namespace, config: Config, host: PluginHost
     for name in host.names():
         print(f"  [plugins.{name}]")
         _print_options(host, name, "    ")
+    if args.connect:
+        return _connect_check(config, host, args.timeout)
     return 0
+
+
+def _connect_check(config: Config, host: PluginHost, timeout: float) -> int:
+    from .services import check_services
+
+    results = check_services(config, timeout=timeout, topology=_topology(config, host))
+    if not results:
+        print("services: none configured (embedded mode, state in memory)")
+    for status in results:
+        print(f"  {'ok  ' if status.ok else 'FAIL'} {redact(str(status))}")
+    failed = sum(not s.ok for s in results)
+    print(f"services: {len(results) - failed} ok, {failed} failed")
+    return 1 if failed else 0
 
 
 def _print_options(host: PluginHost, name: str, indent: str) -> None:

@@ -75,3 +75,12 @@ class StateConflict(StateError):
     The failing key was not written (groups committed before it were); redelivering the
     events to :meth:`alcyon.state.KeyedState.apply` is safe, the committed part is recognised.
     """
+
+
+class ServiceUnavailable(AlcyonError):
+    """A configured service (RabbitMQ, Redis) cannot be used; ``failures`` are the failed checks."""
+
+    def __init__(self, failures: list) -> None:
+        self.failures = failures
+        lines = "\n".join(f"  - {f}" for f in failures)
+        super().__init__(f"{len(failures)} configured service(s) cannot be used:\n{lines}")

@@ -17,6 +17,8 @@ import time
 import weakref
 from typing import Any, Callable, TypeVar
 
+from dramatiq.middleware.prometheus import Prometheus as _DramatiqPrometheus
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 
@@ -25,9 +27,20 @@ REASONS = ("decode_error", "schema_error", "too_large", "handler_error", "retrie
            "delivery_failed")
 
 
+_set_up: str | None = None
+
+
 def setup_multiprocess(directory: str = "") -> str:
-    """Use (and clear) ``directory`` for multiprocess metrics; must run before prometheus_client is imported."""
+    """Use (and clear) ``directory`` for multiprocess metrics; must run before prometheus_client is imported.
+
+    Once per process: a second call (with no directory, or the same one) keeps the files of the
+    metrics created since.
+    """
+    global _set_up
+    if _set_up is not None and directory in ("", _set_up):
+        return _set_up
     directory = directory or os.path.join(tempfile.gettempdir(), f"alcyon-metrics-{os.getpid()}")
+    _set_up = directory
     shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
@@ -70,9 +83,68 @@ class _Metrics:
                                    multiprocess_mode="max")
         self.rejected = Counter("alcyon_messages_rejected_total", "Broker messages rejected before any handler.",
                                 ["queue", "reason"])
+        self.threads = Gauge("alcyon_worker_threads", "Handler threads of this worker process (saturation: "
+                             "rate(alcyon_handler_duration_seconds_sum) / this).", multiprocess_mode="livesum")
+        self.source_events = Counter("alcyon_source_events_total", "Events published by a source (a source whose "
+                                     "rate stays at zero has gone silent).", ["source"])
 
 
 T = TypeVar("T")
+
+#: Reasons an event's handling fails or is given up for, once a handler got it.
+FAILURE_REASONS = ("handler_error", "schema_error", "retries_exhausted", "delivery_failed")
+#: Reasons a broker message is rejected before any handler.
+REJECT_REASONS = ("decode_error", "schema_error", "too_large", "unknown_type")
+
+
+def zero_series(processors: Any, event_types: Any, *, threads: int) -> None:
+    """Create the series a healthy worker has not incremented yet, at zero.
+
+    A counter series that appears at its first increment is invisible to ``increase()`` and
+    shows "No data" on a healthy system: every (processor, reason), and every (processor,
+    type, reason) for the registered event types a processor subscribes to, starts at 0.
+    """
+    from .topics import matches
+
+    m = metrics()
+    m.threads.set(threads)
+    for p in processors:
+        for reason in REASONS:
+            m.dead_letters.labels(p.name, reason)
+        for reason in REJECT_REASONS:
+            m.rejected.labels(p.queue, reason)
+        m.duration.labels(p.name)
+        m.lag.labels(p.name)
+        m.batch.labels(p.name)
+        for event_type in event_types:
+            if any(matches(pattern, event_type) for pattern in p.subscribe):
+                m.processed.labels(p.name, event_type)
+                for reason in FAILURE_REASONS:
+                    m.failed.labels(p.name, event_type, reason)
+
+
+class DramatiqMetrics(_DramatiqPrometheus):
+    """dramatiq's Prometheus middleware without its series that are wrong on alcyon's brokers.
+
+    Kept: ``dramatiq_messages_total``, ``dramatiq_message_errors_total``,
+    ``dramatiq_messages_inprogress`` and ``dramatiq_message_duration_milliseconds``. Not
+    exported: ``dramatiq_message_retries_total`` (counted at the enqueue to the delay queue
+    and again at its return: twice per retry; see ``alcyon_events_failed_total``),
+    ``dramatiq_message_rejects_total`` (alcyon's consumers dead-letter and acknowledge, they
+    never nack: see ``alcyon_dead_letters_total``) and
+    ``dramatiq_delayed_messages_inprogress`` (incremented in the process that delays a
+    message and decremented in whichever process handles it after the delay: phantom
+    values of both signs).
+    """
+
+    def after_nack(self, broker: Any, message: Any) -> None:
+        pass
+
+    def after_enqueue(self, broker: Any, message: Any, delay: Any) -> None:
+        pass
+
+    def before_delay_message(self, broker: Any, message: Any) -> None:
+        pass
 
 
 def created_once(factory: Callable[[], T]) -> Callable[[], T]:
@@ -163,17 +235,10 @@ def registry() -> Any:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         reg = prometheus_client.CollectorRegistry()
         multiprocess.MultiProcessCollector(reg)
+        # CPU and memory of this process (the one serving: alcyon's processes are single, threaded)
+        prometheus_client.ProcessCollector(registry=reg)
         return reg
     return prometheus_client.REGISTRY
-
-
-def serve(host: str, port: int) -> tuple[Any, threading.Thread] | None:
-    """Serve ``/metrics`` on ``host:port`` in a daemon thread; port 0 serves nothing."""
-    if not port:
-        return None
-    from prometheus_client import start_http_server
-
-    return start_http_server(port, addr=host, registry=registry())
 
 
 def render() -> str:

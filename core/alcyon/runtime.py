@@ -16,7 +16,6 @@ from typing import Any, Callable, Iterable, Sequence
 import dramatiq
 from dramatiq.common import dq_name, xq_name
 from dramatiq.middleware import CurrentMessage, Retries, ShutdownNotifications, TimeLimit
-from dramatiq.middleware.prometheus import Prometheus
 
 from .batching import Batcher
 from .codec import CONTENT_TYPE, MsgpackEncoder, encode_batch, install_encoder
@@ -26,7 +25,7 @@ from .errors import BrokerError, ConfigError, MessageTooLarge, PublishError
 from .events import Event
 from .execution import ProcessorRunner
 from .logs import for_humans, get_logger
-from .metrics import REASONS, metrics, multiprocess_dir
+from .metrics import DramatiqMetrics, metrics, multiprocess_dir, zero_series
 from .plugins import PluginHost
 from .processors import Processor, Source, StateNotDeclared
 from .topology import UNROUTED, Topology, dead_letter_arguments, explain_declare_error
@@ -72,7 +71,7 @@ class Runtime:
                       Retries(max_retries=5, min_backoff=1000, max_backoff=300_000)]
         if multiprocess_dir():
             # dramatiq's metrics need the multiprocess directory (see alcyon.metrics).
-            middleware.insert(0, Prometheus())
+            middleware.insert(0, DramatiqMetrics())
         if config.embedded:
             from .brokers import EmbeddedBroker
 
@@ -265,13 +264,24 @@ class Runtime:
                 worker = dramatiq.Worker(self.broker, queues=set(queues), worker_threads=count, worker_timeout=100)
                 worker.start()
                 self._workers.append(worker)
-        m = metrics()
-        for p in self.processors:  # zero series, so that the first dead letter shows in increase()
-            for reason in REASONS:
-                m.dead_letters.labels(p.name, reason)
+        zero_series(self.processors, self.event_types, threads=sum(count for queues, count in groups if queues))
         if not self.config.embedded:
             threading.Thread(target=self._watch_unrouted, name="alcyon-unrouted", daemon=True).start()
         return self._workers
+
+    @property
+    def workers(self) -> list[dramatiq.Worker]:
+        """The running dramatiq workers (one for the concurrent processors, one per ordered one)."""
+        return list(self._workers)
+
+    @property
+    def stopping(self) -> bool:
+        """True once :meth:`stop` began."""
+        return self._stopping.is_set()
+
+    def publisher_connected(self) -> bool:
+        """True when the broker publisher is connected (always in the embedded mode)."""
+        return self._publisher is None or self._publisher.connected
 
     def refresh_unrouted(self) -> int:
         """Set ``alcyon_unrouted_messages`` to the depth of ``alcyon.unrouted`` and return it.
@@ -321,22 +331,41 @@ class Runtime:
         raise TimeoutError(f"work not finished within {timeout}s")
 
     def stop(self, grace_s: float | None = None) -> None:
-        """Stop gracefully: finish in-flight work within ``grace_s``, requeue the rest, flush publishes."""
+        """Stop gracefully within ``grace_s`` in all: finish in-flight work, requeue the rest, flush publishes.
+
+        Every step draws on one deadline, and the dramatiq workers (the concurrent pool and one
+        per ordered processor) stop side by side: whatever mix of processors runs, stopping
+        takes at most ``grace_s`` plus the closing of connections. A handler still running then
+        is abandoned: its message was not acknowledged, so RabbitMQ redelivers it.
+        """
         grace_s = self.config.shutdown_grace_s if grace_s is None else grace_s
+        deadline = time.monotonic() + grace_s
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
         self._stopping.set()
         try:
-            self.batcher.close(timeout=grace_s)
+            self.batcher.close(timeout=left())
         except PublishError as exc:
             log.error("publish_unconfirmed_at_shutdown", error=str(exc))
-        try:
-            self.dead_letters.flush(grace_s)
-        except Exception as exc:  # a timeout or a refusal: say so, and go on stopping
-            log.error("dead_letters_unconfirmed_at_shutdown", error=f"{type(exc).__name__}: {exc}")
         if self._workers:
-            for worker in self._workers:
-                worker.stop(timeout=int(grace_s * 1000))
+            stoppers = [threading.Thread(target=worker.stop, kwargs={"timeout": int(left() * 1000)},
+                                         name=f"alcyon-stop-{i}", daemon=True)
+                        for i, worker in enumerate(self._workers)]
+            for thread in stoppers:
+                thread.start()
+            for thread in stoppers:
+                thread.join(left())
+            if any(thread.is_alive() for thread in stoppers):
+                log.warning("handlers_abandoned_at_shutdown", grace_s=grace_s,
+                            note="their messages are not acknowledged: RabbitMQ redelivers them")
             self._workers = []
             self.host.shutdown()
+        try:
+            self.dead_letters.flush(left())
+        except Exception as exc:  # a timeout or a refusal: say so, and go on stopping
+            log.error("dead_letters_unconfirmed_at_shutdown", error=f"{type(exc).__name__}: {exc}")
         if self._publisher is not None:
-            self._publisher.close(timeout=grace_s)
+            self._publisher.close(timeout=left())
         self.broker.close()

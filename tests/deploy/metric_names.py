@@ -18,16 +18,22 @@ os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 os.environ.pop("prometheus_multiproc_dir", None)
 import prometheus_client
 from alcyon.metrics import metrics
+from alcyon_geofence.metrics import geofence_metrics
 from alcyon_notify.metrics import metrics as notify_metrics
-metrics(); notify_metrics()
+metrics(); notify_metrics(); geofence_metrics()
 names = set()
 for family in prometheus_client.REGISTRY.collect():
-    if not family.name.startswith("alcyon_"):
+    if not family.name.startswith(("alcyon_", "process_")):  # process_*: alcyon.metrics.registry() adds them
         continue
     suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}[family.type]
     names.update(family.name + s for s in suffixes)
 print(json.dumps(sorted(names)))
 """
+
+
+#: dramatiq's series that are wrong on alcyon's brokers and not exported (see alcyon.metrics.DramatiqMetrics).
+NOT_EXPORTED = {"dramatiq_message_retries_total", "dramatiq_message_rejects_total",
+                "dramatiq_delayed_messages_inprogress"}
 
 
 @cache
@@ -39,8 +45,8 @@ def exposed_names() -> frozenset[str]:
 
     source = Path(dramatiq_prometheus.__file__).read_text()
     for name in re.findall(r'"(dramatiq_[a-z_]+)"', source):
-        if name.startswith("dramatiq_prom_"):
-            continue  # environment variable names, not metrics
+        if name.startswith("dramatiq_prom_") or name in NOT_EXPORTED:
+            continue  # environment variable names, not metrics; series alcyon.metrics.DramatiqMetrics drops
         if name.endswith("_milliseconds"):
             names.update(name + s for s in ("_bucket", "_sum", "_count"))
         else:

@@ -37,8 +37,14 @@ def manifests(request: pytest.FixtureRequest, default_manifests: list, all_manif
     return default_manifests if request.param == "default" else all_manifests
 
 
+def worker_deployments(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The Deployments of worker groups (not of ingest sources)."""
+    return [d for d in of_kind(manifests, "Deployment") if d["metadata"]["labels"]["app.kubernetes.io/component"]
+            == "worker"]
+
+
 def deployments_by_group(manifests: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {d["metadata"]["labels"]["alcyon/worker-group"]: d for d in of_kind(manifests, "Deployment")}
+    return {d["metadata"]["labels"]["alcyon/worker-group"]: d for d in worker_deployments(manifests)}
 
 
 def container(deployment: dict[str, Any], name: str = "worker") -> dict[str, Any]:
@@ -74,6 +80,17 @@ def test_notes_render_offline(helm_bin) -> None:
     notes = result.stdout.split("NOTES:", 1)[1]
     assert "rel-alcyon-geofence: geofence (1 replica(s), 4 threads, grace 25 s)" in notes
     assert "helm test rel" in notes and "alcyon dlq list" in notes
+    assert "a RabbitMQ vhost of its own" in notes
+
+
+def test_notes_give_the_keda_target_in_events(helm_bin) -> None:
+    result = helm_bin("install", RELEASE, str(CHART), "--dry-run=client", "--namespace", NAMESPACE,
+                      "-f", str(ALL_VALUES))
+    notes = " ".join(result.stdout.split("NOTES:", 1)[1].split())
+    # all-values: queueLength 1000 messages x batch_max_events 200
+    assert "KEDA target: 1000 ready messages per replica per queue, i.e. up to 200000 events" in notes
+    assert f"{RELEASE}-alcyon-ingest-ais-lb: source ais (udp://0.0.0.0:10110, tcp://receiver.example.org:5631), " \
+           "Service LoadBalancer" in notes
 
 
 def test_chart_app_version_is_the_project_version() -> None:
@@ -102,11 +119,11 @@ def test_expected_kinds(default_manifests: list, all_manifests: list) -> None:
     def kinds(ms: list) -> list[str]:
         return sorted({m["kind"] for m in ms})
 
-    assert kinds(default_manifests) == ["ConfigMap", "Deployment", "Job", "Pod", "PodDisruptionBudget",
-                                        "ServiceAccount"]
-    assert kinds(all_manifests) == ["ConfigMap", "Deployment", "NetworkPolicy", "Pod", "PodDisruptionBudget",
-                                    "PodMonitor", "PrometheusRule", "ScaledObject", "ServiceAccount",
-                                    "TriggerAuthentication"]
+    assert kinds(default_manifests) == ["ConfigMap", "Deployment", "Job", "PersistentVolumeClaim", "Pod",
+                                        "PodDisruptionBudget", "ServiceAccount"]
+    assert kinds(all_manifests) == ["ConfigMap", "Deployment", "NetworkPolicy", "PersistentVolumeClaim", "Pod",
+                                    "PodDisruptionBudget", "PodMonitor", "PrometheusRule", "ScaledObject", "Service",
+                                    "ServiceAccount", "TriggerAuthentication"]
 
 
 # -- worker groups --------------------------------------------------------------------------------
@@ -124,7 +141,7 @@ def test_one_deployment_per_worker_group(manifests: list, values: dict, all_valu
 
 
 def test_selectors_are_per_group_and_match_their_pods(manifests: list) -> None:
-    deployments = of_kind(manifests, "Deployment")
+    deployments = worker_deployments(manifests)
     for d in deployments:
         selector = d["spec"]["selector"]["matchLabels"]
         assert selector.items() <= d["spec"]["template"]["metadata"]["labels"].items()
@@ -141,7 +158,7 @@ def test_grace_period_matches_the_worker_shutdown(manifests: list, values: dict,
     by_group = {g: float(env_of(container(d))["ALCYON_SHUTDOWN_GRACE_S"])
                 for g, d in deployments_by_group(manifests).items()}
     if "alerts" in by_group:  # all-values: a group override (12.5) and the top-level default (40)
-        assert by_group == {"geofence": 12.5, "alerts": 40.0, "batch": 40.0}
+        assert by_group == {"geofence": 12.5, "alerts": 40.0, "batch": 40.0, "ledger": 40.0}
         assert deployments_by_group(manifests)["geofence"]["spec"]["template"]["spec"][
             "terminationGracePeriodSeconds"] == 18
     else:
@@ -213,20 +230,40 @@ def test_security_context_non_root_read_only(manifests: list) -> None:
             assert env_of(c)["ALCYON_METRICS_DIR"].startswith("/tmp/"), name
 
 
-def test_notify_jsonl_file_is_on_a_writable_volume(default_manifests: list, values: dict) -> None:
-    """The root filesystem is read-only: notify's JSON-lines path must be under the data volume."""
+def test_notify_jsonl_file_is_on_a_persistent_volume_of_its_own(default_manifests: list, values: dict) -> None:
+    """The root filesystem is read-only: notify's JSON-lines file is on the notify group's own claim.
+
+    On an emptyDir it would be lost when the pod moves, while the delivery ledger (Redis)
+    still records those alerts as delivered.
+    """
     jsonl = Path(values["config"]["plugins"]["notify"]["jsonl_path"])
-    for d in of_kind(default_manifests, "Deployment"):
+    claims = {c["metadata"]["name"]: c for c in of_kind(default_manifests, "PersistentVolumeClaim")}
+    for group, d in deployments_by_group(default_manifests).items():
         mounts = {m["mountPath"]: m["name"] for m in container(d)["volumeMounts"]}
         assert mounts.get(str(jsonl.parent)) == "data"
         volumes = {v["name"]: v for v in d["spec"]["template"]["spec"]["volumes"]}
-        assert "emptyDir" in volumes["data"]
+        if group == "notify":
+            claim = claims[volumes["data"]["persistentVolumeClaim"]["claimName"]]
+            assert claim["spec"]["accessModes"] == ["ReadWriteOnce"] and "storageClassName" not in claim["spec"]
+            assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+            assert d["spec"]["replicas"] == 1 and d["spec"]["strategy"] == {"type": "Recreate"}
+        else:
+            assert "emptyDir" in volumes["data"]
+    assert set(claims) == {f"{RELEASE}-alcyon-notify-data"}
 
 
-def test_existing_claim_for_data(all_manifests: list, all_values: dict) -> None:
-    for d in of_kind(all_manifests, "Deployment"):
+def test_existing_claim_for_data_and_per_group_claims(all_manifests: list, all_values: dict) -> None:
+    groups = {g["name"]: g for g in all_values["workers"]}
+    claims = {c["metadata"]["name"]: c for c in of_kind(all_manifests, "PersistentVolumeClaim")}
+    for group, d in deployments_by_group(all_manifests).items():
         volumes = {v["name"]: v for v in d["spec"]["template"]["spec"]["volumes"]}
-        assert volumes["data"]["persistentVolumeClaim"]["claimName"] == all_values["dataVolume"]["existingClaim"]
+        claim = volumes["data"]["persistentVolumeClaim"]["claimName"]
+        if groups[group].get("persistence", {}).get("enabled"):
+            assert claim == f"{RELEASE}-alcyon-{group}-data"
+            assert claims[claim]["spec"]["storageClassName"] == "sbs-default"
+            assert claims[claim]["spec"]["resources"]["requests"]["storage"] == "5Gi"
+        else:
+            assert claim == all_values["dataVolume"]["existingClaim"]
 
 
 def test_labels(manifests: list) -> None:
@@ -256,7 +293,7 @@ def test_image_defaults_to_app_version(default_manifests: list, all_manifests: l
 
 # -- metrics ----------------------------------------------------------------------------------
 def test_metrics_port_and_scrape_annotations(default_manifests: list) -> None:
-    for d in of_kind(default_manifests, "Deployment"):
+    for d in worker_deployments(default_manifests):
         c = container(d)
         assert c["ports"] == [{"name": "metrics", "containerPort": 9191, "protocol": "TCP"}]
         env = env_of(c)
@@ -267,8 +304,8 @@ def test_metrics_port_and_scrape_annotations(default_manifests: list) -> None:
         assert annotations["k8s.grafana.com/scrape"] == "true"
         assert annotations["k8s.grafana.com/job"] == "alcyon"
         assert annotations["k8s.grafana.com/metrics.portName"] == "metrics"
-        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-            assert c[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}
+        for probe, path in (("startupProbe", "/livez"), ("livenessProbe", "/livez"), ("readinessProbe", "/readyz")):
+            assert c[probe]["httpGet"] == {"path": path, "port": "metrics"}
 
 
 def test_pod_monitor(all_manifests: list) -> None:
@@ -276,11 +313,16 @@ def test_pod_monitor(all_manifests: list) -> None:
     assert pm["apiVersion"] == "monitoring.coreos.com/v1"
     assert pm["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     selector = pm["spec"]["selector"]["matchLabels"]
-    for d in of_kind(all_manifests, "Deployment"):
-        assert selector.items() <= d["spec"]["template"]["metadata"]["labels"].items()
+    (expression,) = pm["spec"]["selector"]["matchExpressions"]
+    assert expression == {"key": "app.kubernetes.io/component", "operator": "In", "values": ["worker", "ingest"]}
+    for d in of_kind(all_manifests, "Deployment"):  # workers and ingest sources alike
+        labels = d["spec"]["template"]["metadata"]["labels"]
+        assert selector.items() <= labels.items() and labels["app.kubernetes.io/component"] in expression["values"]
     (endpoint,) = pm["spec"]["podMetricsEndpoints"]
     assert endpoint["port"] == "metrics" and endpoint["path"] == "/metrics"
     assert {"action": "replace", "targetLabel": "job", "replacement": "alcyon"} in endpoint["relabelings"]
+    assert {"action": "replace", "sourceLabels": ["__meta_kubernetes_pod_label_app_kubernetes_io_instance"],
+            "targetLabel": "release"} in endpoint["relabelings"], "the dashboard's release variable"
 
 
 def test_prometheus_rule_is_the_shared_rules_file(all_manifests: list) -> None:
@@ -315,7 +357,7 @@ def pod_environment(c: dict[str, Any], tmp_path: Path) -> dict[str, str]:
             "ALCYON_STATE_URL_FILE": "redis://:s3cret@redis:6379/0"}
     env: dict[str, str] = {}
     for name, value in env_of(c).items():
-        if name.endswith("_FILE"):
+        if name.endswith("_URL_FILE"):
             local = tmp_path / name
             local.write_text(fake[name] + "\n")
             value = str(local)
@@ -454,7 +496,7 @@ def test_topology_job_hook(default_manifests: list) -> None:
 
 def test_topology_init_container(all_manifests: list) -> None:
     assert not of_kind(all_manifests, "Job")
-    for d in of_kind(all_manifests, "Deployment"):
+    for d in worker_deployments(all_manifests):
         (init,) = d["spec"]["template"]["spec"]["initContainers"]
         assert init["args"] == ["topology", "--apply"]
         assert "ALCYON_BROKER_URL_FILE" in env_of(init)
@@ -471,8 +513,16 @@ def test_keda_scaled_objects(all_manifests: list, all_values: dict) -> None:
     deployments = deployments_by_group(all_manifests)
     scaled = {s["spec"]["scaleTargetRef"]["name"]: s for s in of_kind(all_manifests, "ScaledObject")}
     (auth,) = of_kind(all_manifests, "TriggerAuthentication")
-    assert auth["spec"]["secretTargetRef"] == [{"parameter": "host", "name": all_values["secrets"]["broker"]["name"],
-                                                "key": all_values["secrets"]["broker"]["key"]}]
+    client = all_values["keda"]["auth"]["tls"]["clientCertSecret"]
+    assert auth["spec"]["secretTargetRef"] == [
+        {"parameter": "host", "name": all_values["secrets"]["broker"]["name"],
+         "key": all_values["secrets"]["broker"]["key"]},
+        # the workers' private CA reaches KEDA too, and the client certificate
+        {"parameter": "ca", "name": all_values["secrets"]["brokerCA"]["name"],
+         "key": all_values["secrets"]["brokerCA"]["key"]},
+        {"parameter": "cert", "name": client["name"], "key": client["certKey"]},
+        {"parameter": "key", "name": client["name"], "key": client["keyKey"]}]
+    assert auth["spec"]["env"] == [{"parameter": "tls", "name": "KEDA_RABBITMQ_TLS"}]
     groups = {g["name"]: g for g in all_values["workers"]}
     # geofence is ordered (one process): KEDA is off for it; alerts (notify) scales on queue depth
     assert set(scaled) == {deployments["alerts"]["metadata"]["name"]}
@@ -507,7 +557,7 @@ def test_keda_min_above_max_fails(helm_bin) -> None:
 
 
 def test_pdb_per_group(manifests: list) -> None:
-    deployments = of_kind(manifests, "Deployment")
+    deployments = worker_deployments(manifests)
     pdbs = {p["metadata"]["name"]: p for p in of_kind(manifests, "PodDisruptionBudget")}
     assert set(pdbs) == {d["metadata"]["name"] for d in deployments}
     for d in deployments:
@@ -521,8 +571,9 @@ def test_network_policy(all_manifests: list) -> None:
     selector = np["spec"]["podSelector"]["matchLabels"]
     for d in of_kind(all_manifests, "Deployment"):
         assert selector.items() <= d["spec"]["template"]["metadata"]["labels"].items()
-    (ingress,) = np["spec"]["ingress"]
+    ingress, receivers = np["spec"]["ingress"]
     assert ingress["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+    assert receivers == {"ports": [{"port": "nmea-udp", "protocol": "UDP"}]}, "AIS receivers push to ingest"
     assert ingress["from"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
     egress_ports = {p["port"] for rule in np["spec"]["egress"] for p in rule["ports"]}
     assert {53, 5672, 5671, 6379, 443, 8443} <= egress_ports
@@ -532,9 +583,125 @@ def test_helm_test_pod_checks_the_configuration(default_manifests: list) -> None
     (pod,) = of_kind(default_manifests, "Pod")
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
     (c,) = pod["spec"]["containers"]
-    assert c["args"] == ["config", "check"]
+    assert c["args"] == ["config", "check", "--connect"]
     env = env_of(c)
     assert env["ALCYON_CONFIG"] == "/etc/alcyon/alcyon.toml"
     assert {"ALCYON_BROKER_URL_FILE", "ALCYON_STATE_URL_FILE"} <= set(env)
     volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
     assert volumes["config"]["configMap"]["name"] == f"{RELEASE}-alcyon-config"
+
+
+# -- one process at a time: ordered processors, ReadWriteOnce volumes ---------------------------
+def test_ordered_processors_are_the_installed_ordered_ones(values: dict) -> None:
+    """The chart's list (it cannot ask the plugins) must be what the installed plugins declare."""
+    host = PluginHost(load_config(env={})).load_entry_points()
+    assert sorted(values["orderedProcessors"]) == sorted(p.name for p in host.processors() if p.ordered)
+
+
+def fail_message(helm_bin, tmp_path: Path, values: dict[str, Any]) -> str:
+    path = tmp_path / "values.yaml"
+    path.write_text(yaml.safe_dump(values))
+    result = helm_bin("template", RELEASE, str(CHART), "-f", str(path), check=False)
+    assert result.returncode != 0, "the chart must refuse these values"
+    return " ".join(result.stderr.split())
+
+
+GEOFENCE = {"name": "geofence", "processors": ["geofence"], "replicas": 1, "threads": 2}
+
+
+@pytest.mark.parametrize("change, fix", [
+    ({"replicas": 2}, "set replicas to 1 (it is 2)"),
+    ({"keda": {"enabled": True}}, "KEDA would start more replicas: set workers[geofence].keda.enabled=false"),
+    ({"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}},
+     "a rolling update with maxSurge 1 starts the new pod beside the old one; use strategy {type: Recreate}"),
+])
+def test_ordered_group_in_two_processes_is_refused_saying_why(helm_bin, tmp_path: Path, change: dict,
+                                                              fix: str) -> None:
+    message = fail_message(helm_bin, tmp_path, {"workers": [{**GEOFENCE, **change}]})
+    assert "workers[geofence] must run in one process at a time, because processor geofence is ordered: its " \
+           "batches must be handled in delivery order, which holds within one process only" in message
+    assert fix in message
+
+
+def test_ordered_group_may_roll_without_surge(render, tmp_path: Path) -> None:
+    path = tmp_path / "values.yaml"
+    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
+    path.write_text(yaml.safe_dump({"workers": [{**GEOFENCE, "strategy": strategy}]}))
+    (d,) = worker_deployments(render(path))
+    assert d["spec"]["strategy"] == strategy
+
+
+def test_shared_read_write_once_claim_is_refused_saying_why(helm_bin, tmp_path: Path) -> None:
+    notify = {"name": "notify", "processors": ["notify"], "replicas": 1, "threads": 2}  # no claim of its own
+    message = fail_message(helm_bin, tmp_path, {"dataVolume": {"existingClaim": "alcyon-data"},
+                                                "workers": [GEOFENCE, notify]})
+    assert "dataVolume.existingClaim alcyon-data is ReadWriteOnce (dataVolume.accessMode) and would be mounted by " \
+           "the pods of 2 groups (geofence, notify): a ReadWriteOnce volume attaches to one node" in message
+    assert "workers[].persistence.enabled: true" in message
+
+
+def test_read_write_once_group_cannot_scale(helm_bin, tmp_path: Path) -> None:
+    notify = {"name": "notify", "processors": ["notify"], "replicas": 3, "threads": 2,
+              "persistence": {"enabled": True}}
+    message = fail_message(helm_bin, tmp_path, {"workers": [GEOFENCE, notify]})
+    assert "workers[notify] must run in one process at a time, because its data volume (claim " \
+           f"{RELEASE}-alcyon-notify-data) is ReadWriteOnce" in message and "set replicas to 1 (it is 3)" in message
+
+
+def test_concurrent_groups_keep_a_surging_rollout(all_manifests: list) -> None:
+    d = deployments_by_group(all_manifests)["alerts"]
+    assert d["spec"]["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    assert deployments_by_group(all_manifests)["geofence"]["spec"]["strategy"] == {"type": "Recreate"}
+
+
+# -- TLS, sources ---------------------------------------------------------------------------------
+def test_broker_ca_reaches_every_pod(all_manifests: list, all_values: dict) -> None:
+    for name, spec in pod_specs(all_manifests):
+        files = {item["path"]: src["secret"]["name"] for v in spec["volumes"] if v["name"] == "secrets"
+                 for src in v["projected"]["sources"] for item in src["secret"]["items"]}
+        assert files["amqp_ca.crt"] == all_values["secrets"]["brokerCA"]["name"], name
+        for c in spec.get("initContainers", []) + spec["containers"]:
+            assert env_of(c)["ALCYON_AMQP_CA_FILE"] == "/run/secrets/alcyon/amqp_ca.crt", name
+    for d in worker_deployments(all_manifests):  # KEDA reads tls=enable from the scale target's container
+        assert env_of(container(d))["KEDA_RABBITMQ_TLS"] == "enable"
+
+
+def test_ingest_sources_with_a_load_balancer(all_manifests: list, all_values: dict) -> None:
+    sources = {d["metadata"]["labels"]["alcyon/source"]: d for d in of_kind(all_manifests, "Deployment")
+               if d["metadata"]["labels"]["app.kubernetes.io/component"] == "ingest"}
+    assert set(sources) == {"ais-lb", "ais-file"}
+    (c,) = sources["ais-lb"]["spec"]["template"]["spec"]["containers"]
+    assert c["args"] == ["ingest", "ais", "--input", "udp://0.0.0.0:10110",
+                         "--input", "tcp://receiver.example.org:5631"]
+    assert {"name": "nmea-udp", "containerPort": 10110, "protocol": "UDP"} in c["ports"]
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert "ALCYON_STATE_URL_FILE" not in env_of(c), "sources publish only"
+    (service,) = of_kind(all_manifests, "Service")
+    assert service["metadata"]["name"] == f"{RELEASE}-alcyon-ingest-ais-lb"
+    assert service["metadata"]["annotations"] == {"service.beta.kubernetes.io/scw-loadbalancer-type": "LB-S"}
+    assert service["spec"]["type"] == "LoadBalancer" and service["spec"]["externalTrafficPolicy"] == "Local"
+    assert service["spec"]["ports"] == [{"name": "nmea-udp", "port": 10110, "targetPort": "nmea-udp",
+                                         "protocol": "UDP"}]
+    assert service["spec"]["selector"].items() <= sources["ais-lb"]["spec"]["template"]["metadata"]["labels"].items()
+    assert not service["spec"]["selector"].items() <= \
+        sources["ais-file"]["spec"]["template"]["metadata"]["labels"].items()
+
+
+# -- example values for French clouds --------------------------------------------------------------
+EXAMPLES = sorted((CHART / "examples").glob("*.yaml"))
+
+
+def test_examples_exist() -> None:
+    assert {p.name for p in EXAMPLES} >= {"kapsule-fr-par.yaml", "ovhcloud-gra.yaml"}
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_example_values_lint_render_and_validate(helm_bin, render, example: Path) -> None:
+    result = helm_bin("lint", "--strict", str(CHART), "-f", str(example))
+    assert "[WARNING]" not in result.stdout and "[ERROR]" not in result.stdout, result.stdout
+    manifests = render(example)
+    for m in manifests:
+        if m["kind"] not in CRD_KINDS:
+            kubernetes_validate.validate(m, KUBERNETES_VERSIONS[-1], strict=True)
+    assert deployments_by_group(manifests)["geofence"]["spec"]["strategy"] == {"type": "Recreate"}
+    assert of_kind(manifests, "Service"), "AIS receivers need somewhere to push to"

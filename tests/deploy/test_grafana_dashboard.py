@@ -16,7 +16,11 @@ from .metric_names import exposed_names, grafana_to_promql, selected_metrics
 pytestmark = pytest.mark.chart
 
 DASHBOARD = DEPLOY / "grafana" / "alcyon.json"
-EXTERNAL = {"up", "rabbitmq_queue_messages_ready", "rabbitmq_queue_messages", "rabbitmq_queue_consumers"}
+#: Series from elsewhere than alcyon's processes (Prometheus itself, RabbitMQ's plugin); the live test
+#: (test_live_prometheus.py) finds every one of them in real scrapes.
+EXTERNAL = {"up", "rabbitmq_queue_messages_ready", "rabbitmq_queue_messages", "rabbitmq_queue_consumers",
+            "rabbitmq_queue_messages_unacked", "rabbitmq_alarms_memory_used_watermark",
+            "rabbitmq_alarms_free_disk_space_watermark", "rabbitmq_alarms_file_descriptor_limit"}
 
 
 @pytest.fixture(scope="module")
@@ -73,11 +77,39 @@ def test_queries_name_real_metrics(dashboard: dict) -> None:
         for name in selected_metrics(grafana_to_promql(target["expr"])):
             assert name in exposed or name in EXTERNAL, f"panel {title!r}: unknown metric {name}"
             used.add(name)
-    # RED per processor, lag, batches, dead letters, unrouted, rejects, dramatiq
+    # RED per processor, lag, batches, dead letters, unrouted, rejects, saturation, sources, plugins
     assert {"alcyon_events_processed_total", "alcyon_events_failed_total", "alcyon_handler_duration_seconds_bucket",
             "alcyon_event_lag_seconds_bucket", "alcyon_handled_batch_events_bucket",
-            "alcyon_published_batch_events_sum", "alcyon_dead_letters_total", "alcyon_unrouted_events_total",
-            "alcyon_messages_rejected_total", "dramatiq_messages_inprogress"} <= used
+            "alcyon_published_batch_events_sum", "alcyon_dead_letters_total", "alcyon_unrouted_messages",
+            "alcyon_messages_rejected_total", "dramatiq_messages_inprogress", "alcyon_worker_threads",
+            "process_cpu_seconds_total", "process_resident_memory_bytes", "alcyon_source_events_total",
+            "alcyon_ais_decoded_total", "alcyon_ais_rejected_total", "alcyon_geofence_positions_checked_total",
+            "alcyon_geofence_alerts_total", "alcyon_geofence_vessels_inside", "alcyon_geofence_zones",
+            "alcyon_notify_deliveries_total", "alcyon_notify_delivery_duration_seconds_bucket"} <= used
+    from .metric_names import NOT_EXPORTED
+
+    assert not used & NOT_EXPORTED, "dramatiq series that lie on alcyon's brokers"
+
+
+def test_namespace_release_and_vhost_filters(dashboard: dict) -> None:
+    """Staging and production in one Prometheus do not add up: every query filters on them."""
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    for name in ("namespace", "release", "vhost"):
+        assert variables[name]["type"] == "query" and variables[name]["allValue"] == ".*", name
+        assert variables[name]["datasource"]["uid"] == "${datasource}"
+    for title, target in targets(dashboard):
+        names = selected_metrics(grafana_to_promql(target["expr"]))
+        if any(n.startswith("rabbitmq_queue_") for n in names):
+            assert 'vhost=~"$vhost"' in target["expr"], title
+        if any(n.startswith(("alcyon_", "dramatiq_", "process_")) or n == "up" for n in names):
+            assert 'namespace=~"$namespace", release=~"$release"' in target["expr"], title
+
+
+def test_rows_in_order(dashboard: dict) -> None:
+    rows = [p["title"] for p in dashboard["panels"] if p["type"] == "row"]
+    assert rows[:2] == ["Overview", "Alerts and failures"], "alerts high on the page"
+    assert {"Worker saturation", "RabbitMQ", "Sources", "Maritime: AIS and geofence", "Notify"} <= set(rows)
+    assert rows.index("Maritime: AIS and geofence") > rows.index("Sources"), "plugin rows after the core ones"
 
 
 def test_quantiles_come_from_histogram_buckets(dashboard: dict) -> None:

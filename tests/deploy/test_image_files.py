@@ -102,7 +102,11 @@ def test_compose_one_worker_per_processor_group(compose: dict) -> None:
     assert groups == {"geofence": "geofence", "notify": "notify"}
     prometheus = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
     (alcyon_job,) = [j for j in prometheus["scrape_configs"] if j["job_name"] == "alcyon"]
-    assert sorted(alcyon_job["static_configs"][0]["targets"]) == sorted(f"{n}:9191" for n in workers)
+    sources = {name: s for name, s in compose["services"].items() if s.get("command", [None])[0] == "ingest"}
+    assert {name: s["command"][1] for name, s in sources.items()} == {"ingest-ais": "ais"}
+    assert sorted(alcyon_job["static_configs"][0]["targets"]) == sorted(f"{n}:9191" for n in {**workers, **sources})
+    for name, service in {**workers, **sources}.items():
+        assert "/readyz" in " ".join(service["healthcheck"]["test"]), name
     for name, service in workers.items():
         assert service["read_only"] is True and service["tmpfs"] == ["/tmp"], name
         env = service["environment"]

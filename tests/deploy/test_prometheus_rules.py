@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -18,7 +20,8 @@ RULE_TESTS = DEPLOY / "prometheus" / "alerts.test.yaml"
 
 #: Series that come from elsewhere than alcyon's workers.
 EXTERNAL = {"up",  # Prometheus, per scrape target
-            # RabbitMQ's rabbitmq_prometheus plugin (/metrics/per-object)
+            # RabbitMQ's rabbitmq_prometheus plugin (/metrics/per-object, and /metrics for the alarms);
+            # tests/deploy/test_live_prometheus.py checks them against a live RabbitMQ
             "rabbitmq_queue_messages_ready", "rabbitmq_queue_messages", "rabbitmq_queue_consumers",
             "rabbitmq_alarms_memory_used_watermark", "rabbitmq_alarms_free_disk_space_watermark",
             "rabbitmq_alarms_file_descriptor_limit"}
@@ -63,6 +66,47 @@ def test_rules_have_severity_and_text() -> None:
         assert rule["annotations"]["summary"] and rule["annotations"]["description"], rule["alert"]
 
 
+def readme_anchors() -> set[str]:
+    """GitHub's anchors of deploy/README.md's headings (lower case, spaces to '-', punctuation dropped)."""
+    anchors = set()
+    for line in (DEPLOY / "README.md").read_text().splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            anchors.add(re.sub(r"[^a-z0-9 _-]", "", title).replace(" ", "-"))
+    return anchors
+
+
+def test_every_alert_has_a_runbook_section() -> None:
+    anchors = readme_anchors()
+    for rule in rules():
+        url = rule["annotations"]["runbook_url"]
+        page, _, anchor = url.partition("#")
+        assert page == "https://github.com/alcyon-project/alcyon/blob/main/deploy/README.md", rule["alert"]
+        assert anchor == rule["alert"].lower() and anchor in anchors, f"{rule['alert']}: no section {anchor}"
+
+
+def test_runbook_commands_are_real_commands() -> None:
+    """Every `alcyon ...` command of the runbook and of the alert texts parses with alcyon's own CLI."""
+    from alcyon.cli import build_parser
+    from alcyon.config import load_config
+    from alcyon.plugins import PluginHost
+
+    host = PluginHost(load_config(env={})).load_entry_points()
+    parser = build_parser(host)
+    section = (DEPLOY / "README.md").read_text().split("## Alert runbook", 1)[1]
+    texts = [section] + [r["annotations"]["description"] for r in rules()]
+    commands = [c for text in texts for c in re.findall(r"`(alcyon [^`]+)`", text)]
+    assert len(commands) >= 5
+    names = {"PROCESSOR": "notify", "SOURCE": "ais", "ID": "0", "{{ $labels.processor }}": "notify"}
+    for command in commands:
+        for placeholder, value in names.items():
+            command = command.replace(placeholder, value)
+        try:
+            parser.parse_args(shlex.split(command)[1:])
+        except SystemExit:
+            pytest.fail(f"the runbook's `{command}` is not a valid alcyon command")
+
+
 def test_compose_prometheus_config(promtool_bin: str) -> None:
     """The local stack's prometheus.yml is valid and loads alerts.yaml (both mounted in /etc/prometheus)."""
     result = promtool(promtool_bin, "check", "config", "prometheus.yml", cwd=RULES.parent)
@@ -71,4 +115,5 @@ def test_compose_prometheus_config(promtool_bin: str) -> None:
     assert config["rule_files"] == ["alerts.yaml"]
     jobs = {j["job_name"]: j for j in config["scrape_configs"]}
     assert jobs["rabbitmq"]["metrics_path"] == "/metrics/per-object"
+    assert jobs["rabbitmq-node"]["metrics_path"] == "/metrics", "rabbitmq_alarms_* are only there"
     assert "alcyon" in jobs

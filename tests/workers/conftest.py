@@ -28,29 +28,42 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def worker_env(broker_url, tmp_path):
-    exchange = f"alcyon.test.{uuid.uuid4().hex[:12]}"
-    env = {**os.environ, "ALCYON_BROKER_URL": broker_url, "ALCYON_EXCHANGE": exchange,
-           "ALCYON_LOAD_PLUGINS": "tests.workers.slow_plugin", "PYTHONPATH": str(ROOT),
-           "SLOW_JOURNAL": str(tmp_path / "journal"), "ALCYON_SHUTDOWN_GRACE_S": "2",
-           "ALCYON_METRICS_PORT": str(free_port()), "ALCYON_WORKER_THREADS": "2",
-           "ALCYON_METRICS_DIR": str(tmp_path / "metrics")}
-    publisher_config = load_config(env={"ALCYON_BROKER_URL": broker_url, "ALCYON_EXCHANGE": exchange,
-                                        "ALCYON_BATCH_MAX_EVENTS": "10"})
-    host = PluginHost(publisher_config)
-    host.register(slow_plugin, "slow_plugin")
-    publisher = Runtime(publisher_config, host)
-    delete_queues(publisher)
-    publisher.declare()
-    yield env, publisher
-    publisher.stop(grace_s=2)
-    delete_queues(publisher)
-    with publisher.broker.admin_channel() as channel:
-        channel.exchange_delete(exchange)
+def make_worker_env(broker_url, tmp_path):
+    """Factory: (worker environment, publisher runtime) for a test plugin module, on a private exchange."""
+    made = []
+
+    def make(plugin, **extra: str):
+        exchange = f"alcyon.test.{uuid.uuid4().hex[:12]}"
+        env = {**os.environ, "ALCYON_BROKER_URL": broker_url, "ALCYON_EXCHANGE": exchange,
+               "ALCYON_LOAD_PLUGINS": plugin.__name__, "PYTHONPATH": str(ROOT),
+               "SLOW_JOURNAL": str(tmp_path / "journal"), "ALCYON_SHUTDOWN_GRACE_S": "2",
+               "ALCYON_METRICS_PORT": str(free_port()), "ALCYON_WORKER_THREADS": "2",
+               "ALCYON_METRICS_DIR": str(tmp_path / "metrics"), **extra}
+        publisher_config = load_config(env={"ALCYON_BROKER_URL": broker_url, "ALCYON_EXCHANGE": exchange,
+                                            "ALCYON_BATCH_MAX_EVENTS": "10"})
+        host = PluginHost(publisher_config)
+        host.register(plugin, plugin.__name__.rpartition(".")[2])
+        publisher = Runtime(publisher_config, host)
+        delete_queues(publisher)
+        publisher.declare()
+        made.append((publisher, exchange))
+        return env, publisher
+
+    yield make
+    for publisher, exchange in made:
+        publisher.stop(grace_s=2)
+        delete_queues(publisher)
+        with publisher.broker.admin_channel() as channel:
+            channel.exchange_delete(exchange)
+
+
+@pytest.fixture
+def worker_env(make_worker_env):
+    return make_worker_env(slow_plugin)
 
 
 #: Processors that the worker-process tests run (their queues are deleted before and after each test).
-PROCESSORS = ("slow", "counter", "notify")
+PROCESSORS = ("slow", "counter", "notify", "mixed_ordered", "mixed_free")
 
 
 def delete_queues(runtime) -> None:

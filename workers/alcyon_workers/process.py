@@ -7,8 +7,11 @@ import threading
 from typing import Any
 
 from alcyon.config import Config
-from alcyon.logs import add_secret, configure_logging
-from alcyon.metrics import serve, setup_multiprocess
+from alcyon.logs import add_secret, configure_logging, get_logger
+from alcyon.metrics import setup_multiprocess
+from alcyon.services import require_services
+
+log = get_logger("alcyon.process")
 
 
 def prepare_process(config: Config) -> None:
@@ -24,9 +27,14 @@ def prepare_process(config: Config) -> None:
     setup_multiprocess(config.metrics_dir)
 
 
-def serve_metrics(config: Config) -> Any:
-    """Serve ``/metrics`` on the configured address; port 0 serves nothing."""
-    return serve(config.metrics_host, config.metrics_port)
+def check_services_or_fail(config: Config) -> None:
+    """Fail fast, naming the service, its (redacted) URL and the fix, when a configured service is unusable.
+
+    Without this a worker with a wrong broker password would retry forever, and ``alcyon
+    publish`` would report "not confirmed" after its timeout.
+    """
+    for status in require_services(config):
+        log.info("service_ok", service=status.service, url=status.url, detail=status.detail)
 
 
 def stop_event_on_signals() -> threading.Event:

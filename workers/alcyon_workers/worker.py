@@ -16,7 +16,8 @@ from alcyon.logs import get_logger
 from alcyon.plugins import PluginHost
 from alcyon.runtime import Runtime
 
-from .process import prepare_process, serve_metrics, stop_event_on_signals
+from .health import Health, serve
+from .process import check_services_or_fail, prepare_process, stop_event_on_signals
 
 log = get_logger("alcyon.worker")
 
@@ -29,11 +30,13 @@ def run_worker(config: Config, processors: Sequence[str] | None = None, threads:
     prepare_process(config)
     stopping = stop_event_on_signals()
     host = (host or PluginHost(config).load_entry_points()).validate()
+    check_services_or_fail(config)
     runtime = Runtime(config, host, processors=processors)
-    serve_metrics(config)
+    serve(config, Health(config, runtime))
     runtime.start(threads)
     log.info("worker_started", processors=[p.name for p in runtime.processors],
-             threads=threads or config.worker_threads, metrics=f"{config.metrics_host}:{config.metrics_port}")
+             threads=threads or config.worker_threads, metrics=f"{config.metrics_host}:{config.metrics_port}",
+             endpoints="/metrics /livez /readyz")
     stopping.wait()
     log.info("worker_stopping", grace_s=config.shutdown_grace_s)
     runtime.stop()

@@ -141,6 +141,14 @@ state: the state Secret is mounted, so ALCYON_STATE_URL_FILE points at a file th
   value: {{ $root.Values.metrics.port | int | toString | quote }}
 - name: ALCYON_METRICS_DIR
   value: /tmp/alcyon-metrics
+{{- if $root.Values.secrets.brokerCA.name }}
+- name: ALCYON_AMQP_CA_FILE
+  value: {{ include "alcyon.secretsDir" $root }}/amqp_ca.crt
+{{- end }}
+{{- if and .group (or $root.Values.secrets.brokerCA.name $root.Values.keda.auth.tls.clientCertSecret.name) }}
+- name: KEDA_RABBITMQ_TLS  # read by KEDA's TriggerAuthentication (parameter tls), not by alcyon
+  value: enable
+{{- end }}
 {{- with .group }}
 - name: ALCYON_SHUTDOWN_GRACE_S
   value: {{ include "alcyon.graceSeconds" (dict "root" $root "group" .) | quote }}
@@ -204,6 +212,13 @@ state: the state Secret is mounted, so ALCYON_STATE_URL_FILE points at a file th
           items:
             - key: {{ $root.Values.secrets.broker.key }}
               path: broker_url
+{{- with $root.Values.secrets.brokerCA }}{{- if .name }}
+      - secret:
+          name: {{ .name }}
+          items:
+            - key: {{ .key }}
+              path: amqp_ca.crt
+{{- end }}{{- end }}
 {{- if and .state $root.Values.secrets.state.name }}
       - secret:
           name: {{ $root.Values.secrets.state.name }}
@@ -216,9 +231,10 @@ state: the state Secret is mounted, so ALCYON_STATE_URL_FILE points at a file th
     sizeLimit: {{ $root.Values.tmpVolume.sizeLimit }}
 {{- if .data }}
 - name: data
-{{- if $root.Values.dataVolume.existingClaim }}
+{{- $claim := include "alcyon.dataClaim" (dict "root" $root "group" .group) }}
+{{- if $claim }}
   persistentVolumeClaim:
-    claimName: {{ $root.Values.dataVolume.existingClaim }}
+    claimName: {{ $claim }}
 {{- else }}
   emptyDir:
     sizeLimit: {{ $root.Values.dataVolume.sizeLimit }}
@@ -232,6 +248,50 @@ state: the state Secret is mounted, so ALCYON_STATE_URL_FILE points at a file th
 {{- end }}{{- end }}
 {{- end -}}
 
+{{/* Storage of a group: dict "root" $ "group" $g -> the claim its data volume uses ("" = emptyDir). */}}
+{{- define "alcyon.dataClaim" -}}
+{{- $p := .group.persistence | default dict -}}
+{{- if $p.enabled -}}
+{{- $p.existingClaim | default (printf "%s-data" (include "alcyon.groupName" .)) -}}
+{{- else -}}
+{{- .root.Values.dataVolume.existingClaim -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "alcyon.dataAccessMode" -}}
+{{- $p := .group.persistence | default dict -}}
+{{- if $p.enabled }}{{ $p.accessMode | default "ReadWriteOnce" }}{{ else }}{{ .root.Values.dataVolume.accessMode | default "ReadWriteOnce" }}{{ end -}}
+{{- end -}}
+
+{{/* Why a group must run in ONE process at a time (one line per reason; empty: it may scale):
+an ordered processor (its batches in delivery order hold within one process only, until
+partitions land), or a ReadWriteOnce volume (it attaches to one node). dict "root" $ "group" $g */}}
+{{- define "alcyon.singleProcessReasons" -}}
+{{- $root := .root -}}
+{{- range .group.processors -}}
+{{- if has . $root.Values.orderedProcessors }}
+processor {{ . }} is ordered: its batches must be handled in delivery order, which holds within one process only (one consumer at a time; partitions are a later feature)
+{{- end -}}
+{{- end -}}
+{{- if and (include "alcyon.dataClaim" .) (eq (include "alcyon.dataAccessMode" .) "ReadWriteOnce") }}
+its data volume (claim {{ include "alcyon.dataClaim" . }}) is ReadWriteOnce: it attaches to one node, so a second pod elsewhere fails to start
+{{- end -}}
+{{- end -}}
+
+{{/* The Deployment strategy of a group: its own, else Recreate for a single-process group, else a surge of one. */}}
+{{- define "alcyon.strategy" -}}
+{{- if .group.strategy -}}
+{{- toYaml .group.strategy -}}
+{{- else if trim (include "alcyon.singleProcessReasons" .) -}}
+type: Recreate
+{{- else -}}
+type: RollingUpdate
+rollingUpdate:
+  maxSurge: 1
+  maxUnavailable: 0
+{{- end -}}
+{{- end -}}
+
 {{/* Checks that a schema cannot express. */}}
 {{- define "alcyon.validate" -}}
 {{- $names := dict -}}
@@ -240,5 +300,36 @@ state: the state Secret is mounted, so ALCYON_STATE_URL_FILE points at a file th
 {{- fail (printf "workers: the group name %q is used twice (one Deployment per group)" .name) -}}
 {{- end -}}
 {{- $_ := set $names .name true -}}
+{{- end -}}
+{{- $root := . -}}
+{{- $rwoUsers := list -}}
+{{- range $group := .Values.workers -}}
+{{- $ctx := dict "root" $root "group" $group -}}
+{{- $keda := mergeOverwrite (deepCopy $root.Values.keda) ($group.keda | default dict) -}}
+{{- $why := trim (include "alcyon.singleProcessReasons" $ctx) -}}
+{{- if $why -}}
+{{- $prefix := printf "workers[%s] must run in one process at a time, because %s" $group.name (replace "\n" "; and " $why) -}}
+{{- if gt (int $group.replicas) 1 -}}
+{{- fail (printf "%s: set replicas to 1 (it is %v)" $prefix $group.replicas) -}}
+{{- end -}}
+{{- if $keda.enabled -}}
+{{- fail (printf "%s: KEDA would start more replicas: set workers[%s].keda.enabled=false" $prefix $group.name) -}}
+{{- end -}}
+{{- with $group.strategy -}}
+{{- if eq .type "RollingUpdate" -}}
+{{- $ru := .rollingUpdate | default dict -}}
+{{- $surge := ternary (toString $ru.maxSurge) "25%" (hasKey $ru "maxSurge") -}}
+{{- if and (ne $surge "0") (ne $surge "0%") -}}
+{{- fail (printf "%s: a rolling update with maxSurge %s starts the new pod beside the old one; use strategy {type: Recreate}, or RollingUpdate with maxSurge 0 and maxUnavailable 1" $prefix $surge) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if and (not ($group.persistence | default dict).enabled) $root.Values.dataVolume.existingClaim (eq (include "alcyon.dataAccessMode" $ctx) "ReadWriteOnce") -}}
+{{- $rwoUsers = append $rwoUsers $group.name -}}
+{{- end -}}
+{{- end -}}
+{{- if gt (len $rwoUsers) 1 -}}
+{{- fail (printf "dataVolume.existingClaim %s is ReadWriteOnce (dataVolume.accessMode) and would be mounted by the pods of %d groups (%s): a ReadWriteOnce volume attaches to one node, so the others fail to start (attach errors, stuck rollouts). Give each group its own volume (workers[].persistence.enabled: true), or use a ReadWriteMany storage class and set dataVolume.accessMode: ReadWriteMany" $root.Values.dataVolume.existingClaim (len $rwoUsers) (join ", " $rwoUsers)) -}}
 {{- end -}}
 {{- end -}}
