@@ -8,12 +8,14 @@ from .errors import (AlcyonError, BadInput, BrokerError, ConfigError, DecodeErro
                      PluginError, PublishError)
 from .events import Event, derive, derived_id
 from .hookspecs import hookimpl
+from .logs import get_logger
+from .metrics import CounterBuffer, created_once
 from .processors import Context, EventType, Option, Processor, Source, SourceContext
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AlcyonError", "BadInput", "BrokerError", "Config", "ConfigError", "Context", "DecodeError", "Event",
-    "EventType", "InvalidEvent", "MessageTooLarge", "Option", "PluginError", "Processor", "PublishError",
-    "Source", "SourceContext", "derive", "derived_id", "hookimpl", "load_config",
+    "AlcyonError", "BadInput", "BrokerError", "Config", "ConfigError", "Context", "CounterBuffer", "DecodeError",
+    "Event", "EventType", "InvalidEvent", "MessageTooLarge", "Option", "PluginError", "Processor", "PublishError",
+    "Source", "SourceContext", "created_once", "derive", "derived_id", "get_logger", "hookimpl", "load_config",
 ]

@@ -1,0 +1,1 @@
+"""archive plugin (being built)."""

@@ -1,0 +1,1 @@
+"""emissions plugin (being built)."""
