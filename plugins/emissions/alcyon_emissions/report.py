@@ -87,8 +87,8 @@ def _table(rows: list[dict[str, Any]], by: str) -> str:
         cells.append([r["group"], f"{r['energy_j']:.1f}", f"{r['kwh']:.6f}", f"{r['co2e_g']:.3f}", str(r["gaps"]),
                       r["basis"]])
     widths = [max(len(row[i]) for row in cells) for i in range(5)]
-    lines = ["  ".join([c.ljust(widths[0]), *(c.rjust(w) for c, w in zip(row[1:5], widths[1:])), row[5]])
-             for row in (c for c in cells)]
+    lines = ["  ".join([row[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(row[1:5], widths[1:])), row[5]])
+             for row in cells]
     lines.insert(1, "-" * len(lines[0]))
     lines.insert(-1, "-" * len(lines[0]))
     return "\n".join(lines)
