@@ -7,6 +7,7 @@ of this process against RabbitMQ, like ``alcyon ingest`` plus ``alcyon worker``.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import Counter
@@ -14,7 +15,7 @@ from typing import Sequence
 
 from alcyon.config import Config
 from alcyon.events import Event
-from alcyon.errors import ConfigError
+from alcyon.errors import AlcyonError, ConfigError
 from alcyon.logs import get_logger
 from alcyon.plugins import PluginHost
 from alcyon.processors import Source, SourceContext
@@ -26,8 +27,9 @@ log = get_logger("alcyon.run")
 
 
 def start_sources(runtime: Runtime, sources: Sequence[Source], stopping: threading.Event,
-                  inputs: Sequence[str] | None = None) -> list[threading.Thread]:
-    """Start each source in its own thread; a source that crashes is logged, the others go on."""
+                  inputs: Sequence[str] | None = None, failed: list[str] | None = None) -> list[threading.Thread]:
+    """Start each source in its own thread; a source that crashes is logged (and added to ``failed``),
+    the others go on."""
     threads = []
     for source in sources:
         ctx = SourceContext(source=source.name, config=runtime.host.plugin_config(source.plugin),
@@ -39,8 +41,13 @@ def start_sources(runtime: Runtime, sources: Sequence[Source], stopping: threadi
             try:
                 source.run(ctx)
                 ctx.log.info("source_finished")
-            except Exception:
-                ctx.log.exception("source_crashed")
+            except Exception as exc:
+                if isinstance(exc, AlcyonError):  # it says what is wrong: no traceback
+                    ctx.log.error("source_failed", error=str(exc))
+                else:
+                    ctx.log.exception("source_crashed")
+                if failed is not None:
+                    failed.append(source.name)
 
         thread = threading.Thread(target=run, name=f"source-{source.name}", daemon=True)
         thread.start()
@@ -59,7 +66,10 @@ def select_sources(host: PluginHost, names: Sequence[str] | None) -> list[Source
 
 def run_all(config: Config, *, until_idle: bool = False, sources: Sequence[str] | None = None,
             threads: int | None = None, processors: bool = True, inputs: Sequence[str] | None = None) -> int:
-    """Run sources (and, unless ``processors`` is false, every processor) until a signal, or idle."""
+    """Run sources (and, unless ``processors`` is false, every processor) until a signal, or idle.
+
+    Returns 1 when a source failed (its inputs unusable, e.g. RAPL not readable), once no source runs.
+    """
     prepare_process(config)
     stopping = stop_event_on_signals()
     host = PluginHost(config).load_entry_points().validate()
@@ -74,10 +84,11 @@ def run_all(config: Config, *, until_idle: bool = False, sources: Sequence[str] 
              processors=[p.name for p in runtime.processors], sources=[s.name for s in selected])
     tally = Tally()
     runtime.listeners.append(tally.count)
-    source_threads = start_sources(runtime, selected, stopping, inputs)
+    failed: list[str] = []
+    source_threads = start_sources(runtime, selected, stopping, inputs, failed)
     started = time.monotonic()
     while not stopping.is_set():
-        if until_idle and not any(t.is_alive() for t in source_threads):
+        if (until_idle or failed) and not any(t.is_alive() for t in source_threads):
             if config.embedded:
                 runtime.join(timeout=300)
             else:
@@ -92,6 +103,9 @@ def run_all(config: Config, *, until_idle: bool = False, sources: Sequence[str] 
     log.info("run_stopped", seconds=round(seconds, 3))
     if until_idle:
         print(tally.summary(runtime, seconds))
+    if failed:
+        print(f"alcyon: error: source(s) {', '.join(failed)} failed (see the source_failed log line)", file=sys.stderr)
+        return 1
     return 0
 
 
