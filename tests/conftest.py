@@ -48,3 +48,11 @@ def postgres_url() -> Iterator[str]:
     yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+MQTT_URL = os.environ.get("ALCYON_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
+
+
+@pytest.fixture
+def mqtt_url() -> str:
+    return MQTT_URL
