@@ -38,10 +38,15 @@ class Basis:
     kind: str
     source: str
     year: int | None = None
+    text: str = dataclasses.field(default="", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", "; ".join(str(p) for p in (self.kind, self.source, self.year)
+                                                   if p is not None))
 
     def label(self) -> str:
         """One line, e.g. ``lifecycle; Our World in Data / Ember (CodeCarbon country table); 2023``."""
-        return "; ".join(str(p) for p in (self.kind, self.source, self.year) if p is not None)
+        return self.text
 
 
 #: ``(start, end, g_per_kwh, basis)``: one piece of an interval at one intensity.

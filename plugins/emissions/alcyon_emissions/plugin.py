@@ -87,7 +87,7 @@ def alcyon_processors(config: Mapping[str, Any]) -> list[Processor]:
     return [Processor(
         name="emissions", subscribe=(SAMPLE_EVENT,), handle_batch=handler.handle_batch,
         description="power samples -> energy and CO2e records per device and interval",
-        stateful=True, state_remember="derived", state_ttl_s=30 * 86400, max_retries=8, ordered=True,
+        stateful=True, state_remember="none", state_ttl_s=30 * 86400, max_retries=8, ordered=True,
     )]
 
 

@@ -7,6 +7,14 @@ accepted sample after a device's first closes one interval, which becomes one
 same record, and the archive keeps it once).  A power-reading interval longer than
 ``max_gap_s`` becomes an ``emissions.gap`` event instead.  Duplicates and stale samples derive
 nothing.
+
+Redeliveries: a worker killed after committing a device's state but before its records were
+published gets the samples again.  Rather than the keyed state's map of whole derived events
+(``state_remember="derived"``: ~400 bytes a record, re-packed with the device at every batch),
+each device keeps digests of the ids of its last :data:`HISTORY` interval-closing samples with
+the state before them (33 bytes each, :mod:`.history`); a sample found there is re-computed from
+that state into the same record, with the same id.  A redelivery older than that window is
+taken as stale.
 """
 
 from __future__ import annotations
@@ -17,10 +25,14 @@ from typing import Any, Sequence
 from alcyon import Context, Event
 
 from .co2e import Sites, account
-from .energy import GAP, INTERVAL, Step, step
+from .energy import GAP, INTERVAL, Sample, Step, step
+from .history import add, digest, find
 from .intensity import Intensities
 from .metrics import EmissionsMeter
 from .samples import sample_of
+
+#: Interval-closing samples remembered per device for redeliveries (see the module docstring).
+HISTORY = 256
 
 RECORD_EVENT = "emissions.record"
 GAP_EVENT = "emissions.gap"
@@ -58,21 +70,29 @@ class Emissions:
         settings = self.settings
         fresh: dict[str, Event] = {}  # records made by this call (not re-published ones), by id
 
+        def derive(s: Step, event: Event, sample: Sample) -> list[Event]:
+            if s.outcome == INTERVAL:
+                return [ctx.derive(event, "record", RECORD_EVENT,
+                                   record_data(s, sample.device, sample.site, sample.zone, settings))]
+            return [ctx.derive(event, "gap", GAP_EVENT,
+                               gap_data(s, sample.device, sample.site, sample.zone, settings.max_gap_s))]
+
         def transition(value: Any, event: Event, stale: bool) -> tuple[Any, list[Event]]:
             sample = sample_of(event)
+            history: bytes = b"" if value is None else value["h"]
+            key = digest(event.id)
+            before = find(history, key) if history else None
+            if before is not None:  # a redelivery: the same record again, nothing applied twice
+                return value, derive(step(before, sample, settings.max_gap_s)[1], event, sample)
             new, s = step(value, sample, settings.max_gap_s)
-            if s.outcome == INTERVAL:
-                out = ctx.derive(event, "record", RECORD_EVENT,
-                                 record_data(s, sample.device, sample.site, sample.zone, settings))
-            elif s.outcome == GAP:
-                out = ctx.derive(event, "gap", GAP_EVENT,
-                                 gap_data(s, sample.device, sample.site, sample.zone, settings.max_gap_s))
-            else:
+            if s.outcome not in (INTERVAL, GAP):
                 if self.meter is not None:
                     self.meter.ignored(s.outcome)
-                return new, []
-            fresh[out.id] = out
-            return new, [out]
+                return (value if new is value else {**new, "h": history}), []
+            new["h"] = add(history, key, value, HISTORY)  # type: ignore[arg-type]
+            out = derive(s, event, sample)
+            fresh[out[0].id] = out[0]
+            return new, out
 
         derived = ctx.state.apply(events, transition)
         if self.meter is not None:

@@ -75,6 +75,21 @@ def test_a_redelivered_sample_republishes_the_same_record(alcyon_harness) -> Non
     assert got[0].data["energy_j"] == 15
 
 
+def test_an_older_redelivery_is_recomputed_into_the_same_record(alcyon_harness) -> None:
+    h = alcyon_harness(EMISSIONS)
+    samples = [ev("d", t, "energy_uj", v, 1000) for t, v in ((0, 900), (10, 100), (20, 300), (30, 600))]
+    gap_samples = [ev("p", 0, "watts", 1), ev("p", 100, "watts", 1)]
+    h.publish(samples, gap_samples)
+    h.join()
+    first = {e.id: e for e in h.published("emissions.*")}
+    h.publish(samples[1], gap_samples[1])  # the wrap and the gap, redelivered after later samples
+    h.join()
+    again = h.published("emissions.*")[len(first):]
+    assert [(e.id, e.data) for e in again] == [(e.id, first[e.id].data) for e in again]
+    assert [e.data.get("method", "gap") for e in again] == ["wrap", "gap"]
+    assert sum(r.data["energy_j"] for r in records(h)) == pytest.approx(700e-6)
+
+
 def test_a_bad_sample_is_dead_lettered_the_rest_flows(alcyon_harness) -> None:
     h = alcyon_harness(EMISSIONS)
     bad = Event("power.sample", "test", "d", {"kind": "volts", "value": 3, "site": "", "zone": "FR"})
