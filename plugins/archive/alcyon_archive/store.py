@@ -8,7 +8,8 @@ workers apply each migration once).
 
 PostgreSQL through psycopg 3: a maintained, typed client with binary wheels (no libpq to
 build) whose parameters adapt Python lists to arrays, so a batch is one ``INSERT ... SELECT
-FROM unnest(...)`` statement (one round trip, whatever its size) rather than a row per statement.
+FROM unnest(...)`` statement (one round trip, whatever its size) rather than a row per statement;
+the arrays go in the binary format (``%b``: no text escaping of every element).
 """
 
 from __future__ import annotations
@@ -174,11 +175,11 @@ class SqliteArchive(Archive):
 class PostgresArchive(Archive):
     dialect = "postgresql"
 
-    _EVENTS = ("INSERT INTO events SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
-               "%s::timestamptz[], %s::jsonb[], %s::text[], %s::timestamptz[]) ON CONFLICT (id) DO NOTHING")
-    _EMISSIONS = ("INSERT INTO emissions SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
-                  "%s::text[], %s::timestamptz[], %s::timestamptz[], %s::float8[], %s::float8[], %s::float8[], "
-                  "%s::float8[], %s::text[], %s::text[]) ON CONFLICT (id) DO NOTHING")
+    _EVENTS = ("INSERT INTO events SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], "
+               "%b::timestamptz[], %b::jsonb[], %b::text[], %b::timestamptz[]) ON CONFLICT (id) DO NOTHING")
+    _EMISSIONS = ("INSERT INTO emissions SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], "
+                  "%b::text[], %b::timestamptz[], %b::timestamptz[], %b::float8[], %b::float8[], %b::float8[], "
+                  "%b::float8[], %b::text[], %b::text[]) ON CONFLICT (id) DO NOTHING")
 
     def __init__(self, url: str, blobs: Path | None = None) -> None:
         super().__init__(url, blobs)
