@@ -48,24 +48,33 @@ class EmissionsMeter:
         _metrics().ignored.labels(outcome).inc()
 
     def count(self, records: Sequence[Event]) -> None:
+        """Add a batch's records: one increment per (site, zone[, device]), not per record."""
         m = _metrics()
-        sites: set[str] = set()
-        for event in records:
-            d = event.data
-            if event.type.endswith(".gap"):
-                m.gaps.labels(d["site"], d["zone"]).inc()
-                continue
-            device = d["device"] if self.device_label else ""
-            m.energy.labels(d["site"], d["zone"], device).inc(d["energy_j"])
-            m.co2e.labels(d["site"], d["zone"], device).inc(d["co2e_g"])
-            m.intensity.labels(d["zone"]).set(d["g_per_kwh"])
-            with self._lock:
+        energy: dict[tuple[str, str, str], float] = {}
+        grams: dict[tuple[str, str, str], float] = {}
+        intensity: dict[str, float] = {}
+        gaps: dict[tuple[str, str], int] = {}
+        with self._lock:
+            for event in records:
+                d = event.data
+                if event.type.endswith(".gap"):
+                    gaps[d["site"], d["zone"]] = gaps.get((d["site"], d["zone"]), 0) + 1
+                    continue
+                key = (d["site"], d["zone"], d["device"] if self.device_label else "")
+                energy[key] = energy.get(key, 0.0) + d["energy_j"]
+                grams[key] = grams.get(key, 0.0) + d["co2e_g"]
+                intensity[d["zone"]] = d["g_per_kwh"]
                 self._power.setdefault(d["site"], {})[d["device"]] = d["energy_j"] / (d["end"] - d["start"])
-            sites.add(d["site"])
-        for site in sites:
-            with self._lock:
-                total = sum(self._power[site].values())
-            m.power.labels(site).set(total)
+            power = {site: sum(self._power[site].values()) for site in {k[0] for k in energy}}
+        for key, joules in energy.items():
+            m.energy.labels(*key).inc(joules)
+            m.co2e.labels(*key).inc(grams[key])
+        for key, n in gaps.items():
+            m.gaps.labels(*key).inc(n)
+        for zone, value in intensity.items():
+            m.intensity.labels(zone).set(value)
+        for site, watts in power.items():
+            m.power.labels(site).set(watts)
 
 
 class _SourceMetrics:
