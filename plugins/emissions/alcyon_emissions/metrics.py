@@ -33,7 +33,8 @@ class _Metrics:
                                "outcome.", ["outcome"])
 
 
-_metrics = created_once(_Metrics)
+#: The process's emissions metrics (created once).
+emissions_metrics = created_once(_Metrics)
 
 
 class EmissionsMeter:
@@ -45,11 +46,11 @@ class EmissionsMeter:
         self._power: dict[str, dict[str, float]] = {}  # site -> device -> watts
 
     def ignored(self, outcome: str) -> None:
-        _metrics().ignored.labels(outcome).inc()
+        emissions_metrics().ignored.labels(outcome).inc()
 
     def count(self, records: Sequence[Event]) -> None:
         """Add a batch's records: one increment per (site, zone[, device]), not per record."""
-        m = _metrics()
+        m = emissions_metrics()
         energy: dict[tuple[str, str, str], float] = {}
         grams: dict[tuple[str, str, str], float] = {}
         intensity: dict[str, float] = {}
@@ -86,10 +87,11 @@ class _SourceMetrics:
                                 ["reason"])
 
 
-_source_metrics = created_once(_SourceMetrics)
+#: The power source's metrics (created once).
+power_source_metrics = created_once(_SourceMetrics)
 
 
 def source_counts() -> tuple[object, object]:
     """The counters of the power source: samples read, inputs rejected (by reason)."""
-    m = _source_metrics()
+    m = power_source_metrics()
     return m.read, m.rejected
