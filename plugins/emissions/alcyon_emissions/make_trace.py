@@ -12,7 +12,7 @@ exercising one thing the emissions processor must get right:
   energy since the previous sample).
 * ``rpi-lorient-01`` (site ``asso-lorient``, not configured: PUE 1.0; zone ``FR``): a smart
   plug's power readings, ~4.5 W, with a **gap** (no reading from 00:20:00 to 00:22:00, 120 s >
-  the default 60 s limit) and a **duplicate** line (00:40:00 repeated).
+  the default 60 s limit) and a **duplicate** (a second reading at 00:40:00, 1 W higher: ignored).
 
 :func:`make_trace` also returns the energy each device is expected to be credited with
 (computed from the generator's own increments, not by the processor's code).
@@ -75,7 +75,8 @@ def make_trace() -> tuple[list[tuple], dict[str, float]]:
         watts = round(4.5 + rng.uniform(-0.5, 0.5), 2)
         rows.append((t, "rpi-lorient-01", "watts", watts, "", "asso-lorient", "FR"))
         if t == T0 + 2400:
-            rows.append((t, "rpi-lorient-01", "watts", watts, "", "asso-lorient", "FR"))  # the duplicate
+            # the duplicate: the same time again, another value (a re-sent, corrected reading): ignored
+            rows.append((t, "rpi-lorient-01", "watts", round(watts + 1, 2), "", "asso-lorient", "FR"))
         if previous is not None and t - previous[0] <= 60:
             total_w += (previous[1] + watts) / 2 * (t - previous[0])
         previous = (t, watts)

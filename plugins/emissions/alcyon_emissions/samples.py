@@ -3,7 +3,9 @@
 ``subject`` is the device; ``time`` the sample's time; ``data`` holds ``kind`` (``energy_uj``,
 ``energy_j`` or ``watts``), ``value``, ``max_range_uj`` (a counter's wrap range, or null),
 ``site``, ``zone`` and free ``labels``.  Sources build events with :func:`sample_event`, whose
-id is derived from (source, device, time, kind): a replayed file republishes the same ids.
+id is derived from (source, device, time, kind, value): a replayed file republishes the same ids
+(the processor re-derives the same records), while two different values for one device and time
+are two samples, the second one a duplicate that is ignored.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def sample_event(sample: Sample, source: str, labels: Mapping[str, str] | None =
                             "max_range_uj": _range_uj(sample), "site": sample.site, "zone": sample.zone,
                             "labels": dict(labels or {})}
     return Event(SAMPLE_EVENT, source, sample.device, data, datetime.fromtimestamp(sample.time, timezone.utc),
-                 derived_id(source, f"{sample.device}\x1f{sample.time!r}\x1f{sample.kind}"))
+                 derived_id(source, f"{sample.device}\x1f{sample.time!r}\x1f{sample.kind}\x1f{sample.value!r}"))
 
 
 def _range_uj(sample: Sample) -> float | None:
