@@ -4,10 +4,13 @@
                                     [--postgres-url URL]
 
 WORKLOAD. The synthetic demo trace (alcyon_emissions/data/demo_trace.csv: 1,073 samples of 3
-devices over an hour: a RAPL counter with a wrap, a joules counter with a reset, a smart plug's
-power readings with a gap and a duplicate) copied under new device names (copy<k>/<device>)
-until --samples: every copy is new devices, so every sample after a device's first closes an
-interval (one emissions.record each; the gap gives an emissions.gap; the duplicate nothing).
+devices over an hour, one every 10 s: a RAPL counter with a wrap, a joules counter with a
+reset, a smart plug's power readings with a gap and a duplicate) for --copies sets of devices
+(copy<k>/<device>; default 20: 60 devices), its hour repeated one after the other until
+--samples, all in time order as a live feed. Each counter restarts every hour (a reset or a
+wrap for the processor). Nearly every sample closes an interval: one emissions.record each.
+A batch of 500 samples touches ~60 devices by default; --copies 200 (600 devices: one sample
+per device per batch) shows the keyed state's per-device cost.
 
 Cases:
   (1) in-process  (a) the arithmetic alone: energy.step + co2e.account + record_data per
@@ -20,8 +23,9 @@ Cases:
                   `alcyon worker -p emissions` subprocess (keyed state in Redis, one ordered
                   handler thread) handles them. samples/s = samples / (first publish .. the
                   worker's alcyon_events_processed_total{processor="emissions"} reaching the
-                  count), polled on the worker's metrics endpoint. A fresh exchange; the queues
-                  and the Redis keys of the run are deleted afterwards.
+                  count), polled on the worker's metrics endpoint (every 0.5 s, every
+                  20 ms near the end). A fresh exchange; the queues and the Redis keys of
+                  the run are deleted afterwards.
   (3) archive     Archive.insert of the records of (1b) into PostgreSQL, 500 per transaction
                   (one transaction per message, as the archive processor does), in a schema
                   of its own (dropped afterwards): rows/s (wall clock; the server is local).
@@ -53,20 +57,23 @@ from bench_core import Progress, bench_parser, cpu_seconds, loadavg, print_load,
 BATCH = 500
 
 
-def workload(n: int, tag: str) -> list[Any]:
+def workload(n: int, tag: str, copies: int) -> list[Any]:
+    """``copies`` sets of the trace's 3 devices (copy<k>/<device>), its hour repeated until ``n`` samples."""
     from alcyon_emissions.energy import Sample
     from alcyon_emissions.make_trace import TRACE
     from alcyon_emissions.replay import read_file
 
     trace = list(read_file(TRACE, "", ""))
+    span = 3600 + 10  # the next hour starts one step after the last sample of this one
     out: list[Any] = []
-    k = 0
+    hour = 0
     while len(out) < n:
-        out.extend(Sample(f"{tag}/copy{k}/{s.device}", s.time, s.kind, s.value, s.max_range, s.site, s.zone)
-                   for s in trace)
-        k += 1
-    del out[n:]
+        for k in range(copies):
+            out.extend(Sample(f"{tag}/copy{k}/{s.device}", s.time + hour * span, s.kind, s.value, s.max_range,
+                              s.site, s.zone) for s in trace)
+        hour += 1
     out.sort(key=lambda s: s.time)  # as a live feed: time order across devices
+    del out[n:]
     return out
 
 
@@ -144,14 +151,14 @@ def processed(port: int) -> float | None:
     return total
 
 
-def publisher_child(conn: Any, env: dict[str, str], n: int, tag: str) -> None:
+def publisher_child(conn: Any, env: dict[str, str], n: int, tag: str, copies: int) -> None:
     os.environ.update(env)
     from alcyon.config import load_config
     from alcyon.plugins import PluginHost
     from alcyon.runtime import Runtime
     from alcyon_emissions.samples import sample_event
 
-    events = [sample_event(s, "bench") for s in workload(n, tag)]
+    events = [sample_event(s, "bench") for s in workload(n, tag, copies)]
     config = load_config()
     runtime = Runtime(config, PluginHost(config).load_entry_points().validate(), processors=())
     runtime.declare()
@@ -205,7 +212,7 @@ def end_to_end(args: Any, tmp: Path, n: int) -> dict[str, Any]:
             if worker.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("worker did not start:\n" + (tmp / "worker.log").read_text()[-3000:])
             time.sleep(0.2)
-        conn, proc = spawn(ctx, procs, publisher_child, env, n, tag)
+        conn, proc = spawn(ctx, procs, publisher_child, env, n, tag, args.copies)
         conn.recv()
         base = processed(port) or 0.0
         wcpu0 = process_cpu(worker.pid)
@@ -213,17 +220,24 @@ def end_to_end(args: Any, tmp: Path, n: int) -> dict[str, Any]:
         progress = Progress(stall_s=60, timeout_s=1800)
         done_at, status = None, "ok"
         pub: dict[str, Any] | None = None
-        while True:
+        seen: list[tuple[float, float]] = []
+        while True:  # every 0.5 s, faster near the end (each scrape costs the worker some CPU)
             if pub is None and conn.poll(0):
                 pub = conn.recv()
             count = (processed(port) or base) - base
+            now = time.time()
             if count >= n:
-                done_at = time.time()
+                done_at = now
                 break
             status = progress.status(count) or "ok"
             if status != "ok":
                 break
-            time.sleep(0.05)
+            seen.append((now, count))
+            pause = 0.5
+            if len(seen) >= 2 and seen[-1][1] > seen[-2][1]:
+                rate = (seen[-1][1] - seen[-2][1]) / (seen[-1][0] - seen[-2][0])
+                pause = min(0.5, max(0.02, 0.5 * (n - count) / rate))
+            time.sleep(pause)
         if pub is None:
             pub = conn.recv()
         wcpu = (process_cpu(worker.pid) or 0) - (wcpu0 or 0)
@@ -270,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres-url", default=os.environ.get("ALCYON_TEST_POSTGRES_URL",
                                                                  "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--samples", type=int, default=200_000, help="samples per case (default 200,000)")
+    parser.add_argument("--copies", type=int, default=20, help="sets of the trace's 3 devices (default 20)")
     parser.add_argument("--repeat", type=int, default=3, help="in-process runs, best kept (default 3)")
     parser.add_argument("--cases", default="inprocess,e2e,archive", help="subset of inprocess,e2e,archive")
     parser.add_argument("--quick", action="store_true", help="smoke run: 20,000 samples, one repeat")
@@ -278,12 +293,13 @@ def main(argv: list[str] | None = None) -> int:
         args.samples, args.repeat = min(args.samples, 20_000), 1
     cases = set(args.cases.split(","))
     n = args.samples
-    print(f"bench_emissions: {n:,} samples (synthetic demo trace copies), nproc={len(os.sched_getaffinity(0))}")
+    print(f"bench_emissions: {n:,} samples of {3 * args.copies} devices (synthetic demo trace), "
+          f"nproc={len(os.sched_getaffinity(0))}")
     print_load("these cases")
     rows: list[tuple[str, str, str, str]] = []
     ip = None
     if cases & {"inprocess", "archive"}:
-        samples = workload(n, "inproc")
+        samples = workload(n, "inproc", args.copies)
         ip = in_process(samples, args.repeat)
     if "inprocess" in cases and ip:
         rows.append(("in-process (a) arithmetic", f"{n / ip['math_s']:,.0f} samples/s",

@@ -32,7 +32,7 @@ from .metrics import EmissionsMeter
 from .samples import sample_of
 
 #: Interval-closing samples remembered per device for redeliveries (see the module docstring).
-HISTORY = 256
+HISTORY = 64
 
 RECORD_EVENT = "emissions.record"
 GAP_EVENT = "emissions.gap"
