@@ -58,14 +58,14 @@ class Step:
     w1: float = 0.0
 
 
-def step(state: dict[str, Any] | None, sample: Sample, max_gap_s: float) -> tuple[dict[str, Any] | None, Step]:
+def step(state: dict[str, Any] | None, sample: Sample, max_gap_s: float) -> tuple[dict[str, Any], Step]:
     """The device's new state and what ``sample`` adds, given its previous ``state`` (None: none yet)."""
     new = {"t": sample.time, "k": sample.kind, "v": sample.value, "r": sample.max_range}
     if state is None:
         return new, Step(FIRST)
     t0 = state["t"]
     if sample.time == t0:
-        return state, Step(DUPLICATE)
+        return state, Step(DUPLICATE)  # the same dict: unchanged
     if sample.time < t0:
         return state, Step(STALE)
     if state["k"] != sample.kind:

@@ -10,7 +10,7 @@ process that made it (a redelivered one is not counted again).
 from __future__ import annotations
 
 import threading
-from typing import Sequence
+from typing import Any, Sequence
 
 from alcyon import Event, created_once
 
@@ -70,8 +70,8 @@ class EmissionsMeter:
         for key, joules in energy.items():
             m.energy.labels(*key).inc(joules)
             m.co2e.labels(*key).inc(grams[key])
-        for key, n in gaps.items():
-            m.gaps.labels(*key).inc(n)
+        for where, n in gaps.items():
+            m.gaps.labels(*where).inc(n)
         for zone, value in intensity.items():
             m.intensity.labels(zone).set(value)
         for site, watts in power.items():
@@ -91,7 +91,7 @@ class _SourceMetrics:
 power_source_metrics = created_once(_SourceMetrics)
 
 
-def source_counts() -> tuple[object, object]:
+def source_counts() -> tuple[Any, Any]:
     """The counters of the power source: samples read, inputs rejected (by reason)."""
     m = power_source_metrics()
     return m.read, m.rejected

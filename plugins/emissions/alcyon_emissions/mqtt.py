@@ -113,7 +113,7 @@ def mqtt_reader(uri: str, config: Mapping[str, Any]) -> Any:
         if tls:
             client.tls_set()
         client.on_connect = lambda c, userdata, flags, reason, props: c.subscribe(topic, qos=1)
-        client.on_message = lambda c, userdata, msg: inbox.put((msg.topic, msg.payload, time.time()))
+        client.on_message = lambda c, userdata, msg: inbox.put((msg.topic, bytes(msg.payload), time.time()))
         client.reconnect_delay_set(1, 30)
         client.connect_async(host, port, keepalive=30)
         client.loop_start()

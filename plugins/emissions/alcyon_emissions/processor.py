@@ -89,7 +89,7 @@ class Emissions:
                 if self.meter is not None:
                     self.meter.ignored(s.outcome)
                 return (value if new is value else {**new, "h": history}), []
-            new["h"] = add(history, key, value, HISTORY)  # type: ignore[arg-type]
+            new["h"] = add(history, key, value, HISTORY)  # type: ignore[arg-type]  # value: not None here
             out = derive(s, event, sample)
             fresh[out[0].id] = out[0]
             return new, out

@@ -18,6 +18,7 @@ import csv
 import dataclasses
 import io
 import json
+import math
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -50,7 +51,7 @@ def sample_from_fields(row: Mapping[str, Any], site: str, zone: str) -> Sample:
         value = float(row["value"])
     except (TypeError, ValueError):
         raise ValueError(f"value {row['value']!r} is not a number") from None
-    if value != value or value in (float("inf"), float("-inf")) or (kind == "watts" and value < 0):
+    if not math.isfinite(value) or (kind == "watts" and value < 0):
         raise ValueError(f"value {value!r} is not a valid {kind} value")
     rng_text = row.get("max_range_uj")
     rng: float | None = None

@@ -10,6 +10,7 @@ are two samples, the second one a duplicate that is ignored.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
@@ -39,7 +40,7 @@ def _check(event: Event) -> None:
         raise InvalidEvent(f"{SAMPLE_EVENT} event {event.id}: data.kind must be one of {', '.join(KINDS)}, "
                            f"got {data['kind']!r}")
     value = data["value"]
-    if value != value or value in (float("inf"), float("-inf")) or (data["kind"] == "watts" and value < 0):
+    if not math.isfinite(value) or (data["kind"] == "watts" and value < 0):
         raise InvalidEvent(f"{SAMPLE_EVENT} event {event.id}: data.value {value!r} is not a valid "
                            f"{data['kind']} value")
     rng = data.get("max_range_uj")

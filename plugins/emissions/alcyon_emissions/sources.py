@@ -73,7 +73,7 @@ def _pump(ctx: SourceContext, uri: str, reader: Reader, failures: list[BaseExcep
     read, rejected = source_counts()
     try:
         for item in reader(ctx):
-            if type(item) is Sample:
+            if isinstance(item, Sample):
                 ctx.publish(sample_event(item, source))
                 counts.add(read)
             else:
