@@ -29,7 +29,7 @@ class Accounted:
 
     co2e_g: float
     g_per_kwh: float
-    basis: str  # the basis labels of the pieces, "; " joined when they differ (" | ")
+    basis: str  # the basis label of the intensity; " | " between them when the interval spans several
     pieces: int
 
 
@@ -72,5 +72,6 @@ class Sites:
     def of(self, site: str) -> Site:
         found = self._sites.get(site)
         if found is None:
-            return Site(1.0, f"site {site!r} not configured: PUE 1.0" if site else "no site: PUE 1.0")
+            found = Site(1.0, f"site {site!r} not configured: PUE 1.0" if site else "no site: PUE 1.0")
+            self._sites[site] = found  # sites are few: remembered, not rebuilt per record
         return found
