@@ -32,7 +32,7 @@ from .intensity import Intensities
 from .metrics import EmissionsMeter
 from .processor import GAP_EVENT, RECORD_EVENT, Emissions, Settings
 from .samples import SAMPLE_EVENT, SAMPLE_TYPE
-from .sources import reader_for, run_source
+from .sources import input_kind, run_source
 
 
 @hookimpl
@@ -82,7 +82,8 @@ def settings(config: Mapping[str, Any]) -> Settings:
 @hookimpl
 def alcyon_processors(config: Mapping[str, Any]) -> list[Processor]:
     for uri in config["inputs"]:
-        reader_for(uri, config)  # an unusable input is a configuration error at start-up
+        input_kind(uri)  # a malformed input is a configuration error here; a missing file or device when
+        # the source starts (the worker may run on another machine than the source)
     handler = Emissions(settings(config), EmissionsMeter(config["metrics_device_label"]))
     return [Processor(
         name="emissions", subscribe=(SAMPLE_EVENT,), handle_batch=handler.handle_batch,

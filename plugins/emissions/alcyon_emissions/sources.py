@@ -24,29 +24,40 @@ from .samples import sample_event
 Reader = Callable[[SourceContext], Iterator["Sample | Bad"]]
 
 
+_KINDS = {"file": "file", "rapl": "rapl", "mqtt": "mqtt", "mqtts": "mqtt", "http": "http", "https": "http"}
+
+
+def input_kind(uri: str) -> str:
+    """``file``, ``rapl``, ``mqtt`` or ``http``, from the form of ``uri`` alone (nothing opened or read:
+    a worker on another machine than the source validates the same configuration)."""
+    kind = _KINDS.get("rapl" if uri == "rapl" else urlsplit(uri).scheme)
+    if kind is None:
+        raise ConfigError(f"power input {uri!r}: expected file:PATH, rapl, mqtt://HOST:PORT/TOPIC or "
+                          "http://HOST:PORT/metrics")
+    return kind
+
+
 def reader_for(uri: str, config: Mapping[str, Any]) -> Reader:
-    """The reader of ``uri``, or a ConfigError saying which forms are accepted."""
-    site, zone = config.get("site", ""), config.get("zone", "")
-    parts = urlsplit(uri)
-    if parts.scheme == "file":
+    """The reader of ``uri``, or a ConfigError saying what is wrong (a missing file, RAPL not readable)."""
+    kind = input_kind(uri)
+    if kind == "file":
+        parts = urlsplit(uri)
         path = Path(parts.netloc + parts.path if parts.netloc else parts.path)
         if not path.is_file():
             raise ConfigError(f"power input {uri!r}: no such file {path}")
+        site, zone = config.get("site", ""), config.get("zone", "")
         return lambda ctx: read_file(path, site, zone)
-    if uri == "rapl" or parts.scheme == "rapl":
+    if kind == "rapl":
         from .rapl import rapl_reader
 
         return rapl_reader(uri, config)
-    if parts.scheme in ("mqtt", "mqtts"):
+    if kind == "mqtt":
         from .mqtt import mqtt_reader
 
         return mqtt_reader(uri, config)
-    if parts.scheme in ("http", "https"):
-        from .scrape import scrape_reader
+    from .scrape import scrape_reader
 
-        return scrape_reader(uri, config)
-    raise ConfigError(f"power input {uri!r}: expected file:PATH, rapl, mqtt://HOST:PORT/TOPIC or "
-                      "http://HOST:PORT/metrics")
+    return scrape_reader(uri, config)
 
 
 def run_source(ctx: SourceContext) -> None:
