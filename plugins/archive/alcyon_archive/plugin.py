@@ -9,7 +9,7 @@ distributed mode read).  Off until a URL is given — ``ALCYON_ARCHIVE_URL`` or:
     blobs_dir = ""          # binary payloads go to files here ("" : left out of the rows)
 
 Inserts are idempotent on event id and one transaction per broker message; the schema is
-migrated at start (see ``schema.py`` and ``SCHEMA.md``).
+migrated at start (tables: see ``schema.py``).
 """
 
 from __future__ import annotations

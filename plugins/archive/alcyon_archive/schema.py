@@ -1,6 +1,6 @@
 """The archive's schema and its migrations, for SQLite and PostgreSQL.
 
-Tables (documented for readers: reports, Grafana, the demo; see ``SCHEMA.md``):
+Tables (the reference for their readers: reports, Grafana, the demo):
 
 * ``events`` — one row per archived event: ``id`` (primary key: a redelivered event is kept
   once), ``type``, ``source``, ``subject``, ``time`` (event time), ``data`` (JSON; null for a
