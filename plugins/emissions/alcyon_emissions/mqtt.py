@@ -8,6 +8,7 @@ fields are configurable (``[plugins.emissions.mqtt]``)::
     energy = "aenergy.total"  # JSON path of a cumulative energy counter ("" : none), preferred when both
     energy_unit = "wh"        # j, wh or kwh (Shelly: Wh; Tasmota ENERGY.Total: kWh)
     time = ""                 # JSON path of the reading's time (unix s or RFC 3339); "": time received
+    site = ""                 # JSON path of the site ("": the plugin's site); zone likewise
 
 Shelly Gen2 (``shellies/<id>/status/switch:0``): the defaults.  Tasmota (``tele/<id>/SENSOR``):
 ``device = "topic:1"``, ``power = "ENERGY.Power"``, ``energy = "ENERGY.Total"``, ``energy_unit = "kwh"``.
@@ -33,8 +34,8 @@ from .replay import Bad
 from .samples import parse_time_value
 
 UNITS = {"j": 1.0, "wh": 3600.0, "kwh": 3.6e6}
-DEFAULTS = {"device": "topic", "power": "apower", "energy": "", "energy_unit": "wh", "time": "",
-            "username": "", "password": ""}
+DEFAULTS = {"device": "topic", "power": "apower", "energy": "", "energy_unit": "wh", "time": "", "site": "",
+            "zone": "", "username": "", "password": ""}
 
 
 def parse_uri(uri: str) -> tuple[str, int, str, bool]:
@@ -82,6 +83,8 @@ class PayloadMapping:
             name = levels[index]
         else:
             name = str(get_path(obj, device))
+        site = str(get_path(obj, self.m["site"])) if self.m["site"] else self.site
+        zone = str(get_path(obj, self.m["zone"])) if self.m["zone"] else self.zone
         t = received
         if self.m["time"]:
             value = get_path(obj, self.m["time"])
@@ -89,14 +92,14 @@ class PayloadMapping:
         if self.m["energy"]:
             try:
                 energy = number(get_path(obj, self.m["energy"]), self.m["energy"]) * self.scale
-                return Sample(name, t, "energy_j", energy, None, self.site, self.zone)
+                return Sample(name, t, "energy_j", energy, None, site, zone)
             except KeyError:
                 if not self.m["power"]:
                     raise
         watts = number(get_path(obj, self.m["power"]), self.m["power"])
         if watts < 0:
             raise ValueError(f"{self.m['power']} must be >= 0, got {watts}")
-        return Sample(name, t, "watts", watts, None, self.site, self.zone)
+        return Sample(name, t, "watts", watts, None, site, zone)
 
 
 def mqtt_reader(uri: str, config: Mapping[str, Any]) -> Any:

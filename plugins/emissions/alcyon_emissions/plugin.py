@@ -45,8 +45,10 @@ def alcyon_config_options() -> list[Option]:
         Option("sites", dict, {}, "per site: pue (e.g. sites.par-2.pue = 1.16); unknown sites: PUE 1.0"),
         Option("zones", dict, {}, "per grid zone: g_per_kwh or series (CSV time,g_per_kwh), basis, source, year"),
         Option("metrics_device_label", bool, False, "add a device label to the energy and CO2e metrics"),
-        Option("mqtt", dict, {}, "MQTT payload mapping: device, power, energy, energy_unit, time, site, zone"),
-        Option("scrape", dict, {}, "exporter scrape: joules/watts metric names, device label, interval_s"),
+        Option("mqtt", dict, {}, "MQTT payload mapping: device, power, energy, energy_unit, time, site, zone, "
+                                 "username, password"),
+        Option("scrape", dict, {}, "exporter scrape: counters, gauges, device_labels, site_label, zone_label, "
+                                   "interval_s"),
         Option("rapl", dict, {}, "RAPL: root (default /sys/class/powercap), interval_s, device prefix"),
     ]
 

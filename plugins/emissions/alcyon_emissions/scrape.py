@@ -5,6 +5,8 @@ Which metrics and labels, in ``[plugins.emissions.scrape]``::
     counters = { kepler_node_package_joules_total = 1.0 }   # energy counters: name -> factor to joules
     gauges = { scaph_host_power_microwatts = 1e-6 }          # power gauges: name -> factor to watts
     device_labels = ["instance", "mode"]                     # labels naming the device ([]: all of them)
+    site_label = ""                                          # label holding the site ("": the plugin's site)
+    zone_label = ""                                          # label holding the grid zone ("": the plugin's)
     interval_s = 5
 
 Defaults: Kepler's node package and DRAM joules counters and Scaphandre's host power gauge.  A
@@ -30,6 +32,8 @@ DEFAULTS: dict[str, Any] = {
     "counters": {"kepler_node_package_joules_total": 1.0, "kepler_node_dram_joules_total": 1.0},
     "gauges": {"scaph_host_power_microwatts": 1e-6},
     "device_labels": [],
+    "site_label": "",
+    "zone_label": "",
     "interval_s": 5,
 }
 
@@ -58,6 +62,7 @@ class Scrape:
         self.labels = list(s["device_labels"])
         self.interval = float(s["interval_s"])
         self.site, self.zone = config.get("site", ""), config.get("zone", "")
+        self.site_label, self.zone_label = str(s["site_label"]), str(s["zone_label"])
 
     def device(self, name: str, labels: Mapping[str, str]) -> str:
         keys = self.labels or sorted(labels)
@@ -77,7 +82,7 @@ class Scrape:
                     continue
                 t = float(s.timestamp) if s.timestamp is not None else now
                 out.append(Sample(self.device(s.name, s.labels), t, kind, float(s.value) * factor, None,
-                                  self.site, self.zone))
+                                  s.labels.get(self.site_label) or self.site, s.labels.get(self.zone_label) or self.zone))
         return out
 
 

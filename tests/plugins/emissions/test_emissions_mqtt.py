@@ -107,6 +107,12 @@ def test_tasmota_style_energy_counter(mqtt_url) -> None:
     assert abs(sample.time - time.time()) < 30  # no time field: the time received
 
 
+def test_site_and_zone_from_the_payload() -> None:
+    mapping = PayloadMapping({"mqtt": {"device": "id", "site": "meta.site", "zone": "meta.zone"}, "zone": "FR"})
+    sample = mapping.sample("t", b'{"id": "p1", "apower": 3, "meta": {"site": "shed", "zone": "DE"}}', 10.0)
+    assert sample == Sample("p1", 10.0, "watts", 3.0, None, "shed", "DE")
+
+
 def test_mapping_and_uri_errors() -> None:
     assert parse_uri("mqtt://h:1884/a/+/b/#") == ("h", 1884, "a/+/b/#", False)
     with pytest.raises(ConfigError, match="expected mqtt://HOST"):

@@ -73,6 +73,17 @@ def test_counters_and_gauges_from_an_exporter(exporter) -> None:
     assert isinstance(bad, Bad) and bad.reason == "decode_error" and "not the Prometheus text format" in bad.error
 
 
+def test_site_and_zone_from_labels() -> None:
+    scrape = Scrape("http://h:9102/metrics", {"scrape": {"site_label": "dc", "zone_label": "grid",
+                                                          "device_labels": ["instance"]}, "zone": "FR"})
+    text = ('# TYPE kepler_node_package_joules_total counter\n'
+            'kepler_node_package_joules_total{instance="n1",dc="par-2",grid="NL"} 5\n'
+            'kepler_node_package_joules_total{instance="n2"} 7\n')
+    got = [(s.device, s.site, s.zone) for s in scrape.parse(text, 0.0)]
+    assert got == [("h:9102/kepler_node_package_joules_total{instance=n1}", "par-2", "NL"),
+                   ("h:9102/kepler_node_package_joules_total{instance=n2}", "", "FR")]
+
+
 def test_scrape_configuration_errors() -> None:
     with pytest.raises(ConfigError, match="scrape\\] counters"):
         Scrape("http://h:9102/metrics", {"scrape": {"counters": {"x": -1}}})
