@@ -14,7 +14,10 @@ published gets the samples again.  Rather than the keyed state's map of whole de
 each device keeps digests of the ids of its last :data:`HISTORY` interval-closing samples with
 the state before them (33 bytes each, :mod:`.history`); a sample found there is re-computed from
 that state into the same record, with the same id.  A redelivery older than that window is
-taken as stale.
+taken as stale: the limit is that a device must not have more than :data:`HISTORY` samples in
+the message being handled when a worker dies (live devices send one every few seconds, a
+batch holds a few of each; a one-device file replayed at full speed is the case that could lose
+records, and the price of a bigger window is paid on every batch).
 """
 
 from __future__ import annotations
