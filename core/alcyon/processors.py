@@ -81,7 +81,8 @@ class Processor:
     stateful: bool = False
     state_ttl_s: float | None = None
     #: "all" remembers every applied event id (redeliveries are never applied twice);
-    #: "derived" only those that derived events (enough when the handler ignores stale events).
+    #: "derived" only those that derived events (enough when the handler ignores stale events);
+    #: "none" nothing (the handler recognises redeliveries in its own state and re-derives).
     state_remember: str = "all"
     #: Handle this processor's messages one at a time, in delivery order (a thread of its own in
     #: each worker process). For handlers that drop events older than a subject's last one

@@ -454,13 +454,15 @@ class KeyedState:
         ``remember="derived"`` keeps in the applied map only the events that derived
         something: for processors whose own event-time guard already makes a redelivered
         event a no-op (geofence), it keeps records small; ``"all"`` (the default) is for
-        processors that would apply an event twice (a counter).
+        processors that would apply an event twice (a counter).  ``remember="none"`` keeps no map:
+        for processors that recognise redeliveries in their own value and re-derive their events
+        (emissions: a compact history of recent sample ids instead of whole derived events).
         """
         _ttl_ms(ttl)  # validate now, not at the first event
         if applied_limit < 1:
             raise ValueError(f"applied_limit must be at least 1, got {applied_limit}")
-        if remember not in ("all", "derived"):
-            raise ValueError(f"remember must be 'all' or 'derived', got {remember!r}")
+        if remember not in ("all", "derived", "none"):
+            raise ValueError(f"remember must be 'all', 'derived' or 'none', got {remember!r}")
         _key_prefix(namespace)
         self.store = store
         self.namespace = namespace
@@ -586,7 +588,7 @@ class KeyedState:
         """Advance the subject's event time and remember what ``event`` derived."""
         at = (event.time - _EPOCH) // _MICROSECOND
         record["t"] = at if record["t"] is None else max(record["t"], at)
-        if produced or self.remember == "all":
+        if (produced and self.remember != "none") or self.remember == "all":
             applied = record["a"]
             applied[event.id] = [d.to_dict() for d in produced]
             while len(applied) > self.applied_limit:

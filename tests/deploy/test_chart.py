@@ -69,8 +69,10 @@ def test_package_resolves_the_shared_files(helm_bin, tmp_path: Path) -> None:
         names = tgz.getnames()
         rules = tgz.extractfile("alcyon/files/alerts.yaml").read()
         dashboard = tgz.extractfile("alcyon/files/alcyon.json").read()
+        emissions = tgz.extractfile("alcyon/files/alcyon-emissions.json").read()
     assert rules == (DEPLOY / "prometheus" / "alerts.yaml").read_bytes()
     assert dashboard == (DEPLOY / "grafana" / "alcyon.json").read_bytes()
+    assert emissions == (DEPLOY / "grafana" / "alcyon-emissions.json").read_bytes()
     assert not any("/ci/" in n for n in names), "ci/ test values are .helmignored"
     assert "alcyon/values.schema.json" in names
 
@@ -335,8 +337,9 @@ def test_prometheus_rule_is_the_shared_rules_file(all_manifests: list) -> None:
 def test_dashboard_config_map(manifests: list) -> None:
     (cm,) = [m for m in of_kind(manifests, "ConfigMap") if m["metadata"]["name"].endswith("-dashboard")]
     assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
-    assert json.loads(cm["data"]["alcyon.json"]) == json.loads((DEPLOY / "grafana" / "alcyon.json").read_text())
-    assert (CHART / "files" / "alcyon.json").resolve() == (DEPLOY / "grafana" / "alcyon.json").resolve()
+    for name in ("alcyon.json", "alcyon-emissions.json"):
+        assert json.loads(cm["data"][name]) == json.loads((DEPLOY / "grafana" / name).read_text())
+        assert (CHART / "files" / name).resolve() == (DEPLOY / "grafana" / name).resolve()
 
 
 def test_dashboard_namespace_and_folder(all_manifests: list) -> None:

@@ -8,6 +8,7 @@ of this process against RabbitMQ, like ``alcyon ingest`` plus ``alcyon worker``.
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
 import time
 from collections import Counter
@@ -15,7 +16,7 @@ from typing import Callable, Sequence
 
 from alcyon.config import Config
 from alcyon.events import Event
-from alcyon.errors import ConfigError
+from alcyon.errors import AlcyonError, ConfigError
 from alcyon.logs import get_logger
 from alcyon.metrics import CounterBuffer, metrics
 from alcyon.plugins import PluginHost
@@ -32,7 +33,7 @@ def start_sources(runtime: Runtime, sources: Sequence[Source], stopping: threadi
                   inputs: Sequence[str] | None = None,
                   on_crash: Callable[[str], None] | None = None) -> list[threading.Thread]:
     """Start each source in its own thread; a source that crashes is logged (and ``on_crash(name)``
-    called: the process is then not live), the others go on."""
+    called), the others go on."""
     threads = []
     for source in sources:
         publish = CountedPublish(runtime, source)
@@ -45,8 +46,11 @@ def start_sources(runtime: Runtime, sources: Sequence[Source], stopping: threadi
             try:
                 source.run(ctx)
                 ctx.log.info("source_finished")
-            except Exception:
-                ctx.log.exception("source_crashed")
+            except Exception as exc:
+                if isinstance(exc, AlcyonError):  # it says what is wrong: no traceback
+                    ctx.log.error("source_failed", error=str(exc))
+                else:
+                    ctx.log.exception("source_crashed")
                 if on_crash is not None:
                     on_crash(source.name)
             finally:
@@ -105,6 +109,7 @@ def run_all(config: Config, *, until_idle: bool = False, sources: Sequence[str] 
 
     ``sources=None`` runs every source, ``()`` none; ``events`` are published first (``--input``).
     ``host`` is the process's plugin registry when the caller (the CLI) has already loaded it.
+    Returns 1 when a source failed (its inputs unusable, e.g. RAPL not readable), once no source runs.
     """
     prepare_process(config)
     stopping = stop_event_on_signals()
@@ -124,10 +129,16 @@ def run_all(config: Config, *, until_idle: bool = False, sources: Sequence[str] 
     runtime.listeners.append(tally.count)
     for event in events:
         runtime.publish(event)
-    source_threads = start_sources(runtime, selected, stopping, inputs, on_crash=health.source_crashed)
+    failed: list[str] = []
+
+    def crashed(name: str) -> None:
+        failed.append(name)
+        health.source_crashed(name)
+
+    source_threads = start_sources(runtime, selected, stopping, inputs, on_crash=crashed)
     started = time.monotonic()
     while not stopping.is_set():
-        if until_idle and not any(t.is_alive() for t in source_threads):
+        if (until_idle or failed) and not any(t.is_alive() for t in source_threads):
             if config.embedded:
                 runtime.join(timeout=300)
             else:
@@ -142,6 +153,9 @@ def run_all(config: Config, *, until_idle: bool = False, sources: Sequence[str] 
     log.info("run_stopped", seconds=round(seconds, 3))
     if until_idle:
         print(tally.summary(runtime, seconds))
+    if failed:
+        print(f"alcyon: error: source(s) {', '.join(failed)} failed (see the source_failed log line)", file=sys.stderr)
+        return 1
     return 0
 
 
