@@ -24,7 +24,8 @@ def prepare_process(config: Config) -> None:
             add_secret(urlsplit(config.settings[setting]).password or "")
         except ValueError:
             pass
-    setup_multiprocess(config.metrics_dir)
+    if config.metrics_port:  # port 0 serves nothing: no directory to share (in-process runs in tests)
+        setup_multiprocess(config.metrics_dir)
 
 
 def check_services_or_fail(config: Config) -> None:
