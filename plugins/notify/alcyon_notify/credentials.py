@@ -17,52 +17,13 @@ name the variable or file, never its value.
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
-from typing import Mapping
 
-from alcyon.errors import ConfigError
+from alcyon import resolve_references as resolve  # noqa: F401  (re-exported: settings uses it)
 from alcyon.logs import add_secret
-
-_REFERENCE = re.compile(r"\$\$\{|\$\{(?P<kind>[a-z]+):(?P<name>[^}]*)\}")
 
 _SENSITIVE_HEADER = re.compile(r"authorization|cookie|token|secret|password|passwd|api[-_]?key|signature|"
                                r"^x-.*-key$", re.IGNORECASE)
-
-
-def resolve(value: str, where: str, env: Mapping[str, str] | None = None) -> tuple[str, list[str]]:
-    """``value`` with its references replaced, and the secret parts that were substituted.
-
-    Raises :class:`ConfigError` naming ``where`` and the missing variable or file.
-    """
-    env = os.environ if env is None else env
-    secrets: list[str] = []
-
-    def substitute(match: re.Match[str]) -> str:
-        if match.group(0) == "$${":
-            return "${"
-        kind, name = match["kind"], match["name"].strip()
-        if kind == "env":
-            if name not in env:
-                raise ConfigError(f"{where}: environment variable {name} (referenced as ${{env:{name}}}) is not set")
-            secret = env[name]
-        elif kind == "file":
-            try:
-                secret = Path(name).read_text().strip()
-            except OSError as exc:
-                raise ConfigError(f"{where}: cannot read secret file {name} (referenced as ${{file:{name}}}): "
-                                  f"{exc.strerror or exc}") from None
-        else:
-            raise ConfigError(f"{where}: unknown reference ${{{kind}:...}}; use ${{env:NAME}} or ${{file:/path}} "
-                              "(and $${ for a literal ${)")
-        if not secret:
-            raise ConfigError(f"{where}: ${{{kind}:{name}}} is empty")
-        secrets.append(secret)
-        return secret
-
-    resolved = _REFERENCE.sub(substitute, value)
-    return resolved, secrets
 
 
 def is_sensitive_header(name: str) -> bool:

@@ -1,0 +1,110 @@
+"""Pyronear's alert logic, per camera pose: detections in, ONE alert per smoke sequence out.
+
+A sliding window keeps the last ``window`` frames of a pose (their boxes and confidences).
+Smoke is *present* when some box of the window overlaps boxes in at least ``min_boxes``
+frames of it (one box per frame, the best overlapping one) with a mean confidence above
+``confidence`` — above ``confidence * hysteresis`` while a sequence is open, so smoke hovering
+around the threshold does not flap.  The first frame where smoke is present opens a sequence:
+one ``fire.alert``; while it stays open, at most one ``fire.alert.update`` every
+``update_interval_s``; after ``end_after`` frames in a row without smoke, ``fire.alert.end``
+and the window is cleared (a later plume needs fresh evidence and opens a new alert).
+
+The state is a plain dict (msgpack-able) kept in alcyon's keyed state by subject
+(camera/pose).  Frames not newer than the pose's last one (late, shuffled, duplicated) are
+ignored: they never open a sequence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from .vision import iou_matrix
+
+ALERT = "fire.alert"
+UPDATE = "fire.alert.update"
+END = "fire.alert.end"
+
+
+@dataclasses.dataclass(frozen=True)
+class AlertRules:
+    window: int = 6
+    min_boxes: int = 3
+    confidence: float = 0.25
+    hysteresis: float = 0.8
+    end_after: int = 6
+    update_interval_s: float = 300.0
+    overlap_iou: float = 0.0  # boxes "overlap" when they intersect at all, as Pyronear counts them
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    """What one frame did to a pose's sequence: ``kind`` is ALERT, UPDATE, END or None."""
+
+    kind: str | None
+    sequence: str | None
+    box: list[float] | None = None       # the box that carries the evidence (xyxy, original pixels)
+    confidence: float = 0.0              # the mean confidence of its overlapping boxes
+    frames: int = 0                      # how many frames of the window hold an overlapping box
+
+
+def evidence(window: list[dict[str, Any]], rules: AlertRules, threshold: float) -> tuple[list[float], float, int] | None:
+    """The best (box, mean confidence, frame count) of the window if smoke is present, else None."""
+    frames = [(np.asarray(f["boxes"], np.float32).reshape(-1, 4), np.asarray(f["scores"], np.float32))
+              for f in window]
+    best: tuple[list[float], float, int] | None = None
+    for boxes, scores in frames:
+        for box, score in zip(boxes, scores):
+            picked: list[float] = []
+            for other_boxes, other_scores in frames:
+                if not other_boxes.shape[0]:
+                    continue
+                overlaps = iou_matrix(box[None], other_boxes)[0]
+                hits = overlaps > rules.overlap_iou
+                if hits.any():
+                    picked.append(float(other_scores[hits].max()))
+            if len(picked) >= rules.min_boxes:
+                mean = sum(picked) / len(picked)
+                if mean > threshold and (best is None or (len(picked), mean) > (best[2], best[1])):
+                    best = ([float(v) for v in box], mean, len(picked))
+    return best
+
+
+def step(state: dict[str, Any] | None, frame: dict[str, Any], rules: AlertRules) -> tuple[dict[str, Any], Decision]:
+    """Apply one frame (``id``, ``time`` in epoch seconds, ``boxes``, ``scores``) to a pose's state."""
+    state = dict(state) if state else {"window": [], "sequence": None, "started": None, "misses": 0,
+                                       "last_update": None, "last_time": None}
+    if state["last_time"] is not None and frame["time"] <= state["last_time"]:
+        return state, Decision(None, state["sequence"])  # late or duplicated: never opens anything
+    state["last_time"] = frame["time"]
+    window = (state["window"] + [{k: frame[k] for k in ("id", "time", "boxes", "scores")}])[-rules.window:]
+    state["window"] = window
+    open_ = state["sequence"] is not None
+    threshold = rules.confidence * (rules.hysteresis if open_ else 1.0)
+    found = evidence(window, rules, threshold)
+    if found is not None:
+        box, confidence, count = found
+        state["misses"] = 0
+        if not open_:
+            state.update(sequence=frame["id"], started=frame["time"], last_update=frame["time"])
+            return state, Decision(ALERT, frame["id"], box, confidence, count)
+        if frame["time"] - state["last_update"] >= rules.update_interval_s:
+            state["last_update"] = frame["time"]
+            return state, Decision(UPDATE, state["sequence"], box, confidence, count)
+        return state, Decision(None, state["sequence"], box, confidence, count)
+    if not open_:
+        return state, Decision(None, None)
+    state["misses"] += 1
+    if state["misses"] < rules.end_after:
+        return state, Decision(None, state["sequence"])
+    sequence = state["sequence"]
+    state.update(sequence=None, started=None, misses=0, last_update=None, window=[])
+    return state, Decision(END, sequence)
+
+
+def bearing(azimuth: float, fov: float, box: list[float], width: int) -> float:
+    """The compass bearing (degrees) of a box's centre, from the camera's azimuth (image centre) and field of view."""
+    centre = (box[0] + box[2]) / 2 / width
+    return round((azimuth + (centre - 0.5) * fov) % 360.0, 2)
