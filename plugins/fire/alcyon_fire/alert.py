@@ -3,11 +3,13 @@
 A sliding window keeps the last ``window`` frames of a pose (their boxes and confidences).
 Smoke is *present* when some box of the window overlaps boxes in at least ``min_boxes``
 frames of it (one box per frame, the best overlapping one) with a mean confidence above
-``confidence`` — above ``confidence * hysteresis`` while a sequence is open, so smoke hovering
-around the threshold does not flap.  The first frame where smoke is present opens a sequence:
-one ``fire.alert``; while it stays open, at most one ``fire.alert.update`` every
-``update_interval_s``; after ``end_after`` frames in a row without smoke, ``fire.alert.end``
-and the window is cleared (a later plume needs fresh evidence and opens a new alert).
+``confidence``; the lower ``confidence * hysteresis`` applies while a sequence is open, so
+smoke hovering around the threshold does not flap.  The first frame where smoke is present opens a sequence:
+one ``fire.alert``.  While it is open, a frame "still has smoke" when one of its boxes
+overlaps the sequence's box with a confidence above ``confidence * hysteresis``; at most
+one ``fire.alert.update`` every ``update_interval_s``; after ``end_after`` frames in a row
+without smoke, ``fire.alert.end`` and the window is cleared (a later plume needs fresh
+evidence and opens a new alert).
 
 The state is a plain dict (msgpack-able) kept in alcyon's keyed state by subject
 (camera/pose).  Frames not newer than the pose's last one (late, shuffled, duplicated) are
@@ -83,25 +85,40 @@ def step(state: dict[str, Any] | None, frame: dict[str, Any], rules: AlertRules)
     state["window"] = window
     open_ = state["sequence"] is not None
     threshold = rules.confidence * (rules.hysteresis if open_ else 1.0)
-    found = evidence(window, rules, threshold)
-    if found is not None:
+    if not open_:
+        found = evidence(window, rules, threshold)
+        if found is None:
+            return state, Decision(None, None)
         box, confidence, count = found
-        state["misses"] = 0
-        if not open_:
-            state.update(sequence=frame["id"], started=frame["time"], last_update=frame["time"])
-            return state, Decision(ALERT, frame["id"], box, confidence, count)
+        state.update(sequence=frame["id"], started=frame["time"], last_update=frame["time"], box=box, misses=0)
+        return state, Decision(ALERT, frame["id"], box, confidence, count)
+    hit = _current_hit(frame, state["box"], threshold, rules)
+    if hit is not None:
+        state.update(misses=0, box=hit[0])
         if frame["time"] - state["last_update"] >= rules.update_interval_s:
             state["last_update"] = frame["time"]
-            return state, Decision(UPDATE, state["sequence"], box, confidence, count)
-        return state, Decision(None, state["sequence"], box, confidence, count)
-    if not open_:
-        return state, Decision(None, None)
+            return state, Decision(UPDATE, state["sequence"], hit[0], hit[1], 1)
+        return state, Decision(None, state["sequence"], hit[0], hit[1], 1)
     state["misses"] += 1
     if state["misses"] < rules.end_after:
         return state, Decision(None, state["sequence"])
     sequence = state["sequence"]
-    state.update(sequence=None, started=None, misses=0, last_update=None, window=[])
-    return state, Decision(END, sequence)
+    state.update(sequence=None, started=None, misses=0, last_update=None, box=None, window=[])
+    return state, Decision(END, sequence, None)
+
+
+def _current_hit(frame: dict[str, Any], box: list[float], threshold: float,
+                 rules: AlertRules) -> tuple[list[float], float] | None:
+    """The frame's best box over the open sequence's box, scored above ``threshold``: smoke still there."""
+    boxes = np.asarray(frame["boxes"], np.float32).reshape(-1, 4)
+    scores = np.asarray(frame["scores"], np.float32)
+    if not boxes.shape[0]:
+        return None
+    ok = (iou_matrix(np.asarray([box], np.float32), boxes)[0] > rules.overlap_iou) & (scores > threshold)
+    if not ok.any():
+        return None
+    best = int(np.argmax(np.where(ok, scores, -1)))
+    return [float(v) for v in boxes[best]], float(scores[best])
 
 
 def bearing(azimuth: float, fov: float, box: list[float], width: int) -> float:
