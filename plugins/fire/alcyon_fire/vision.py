@@ -155,11 +155,15 @@ class PostProcess:
     max_box_width: float = 0.4   # as a fraction of the frame width
     mask_iou: float = 0.1
     max_detections: int = 5
+    max_candidates: int = 300  # best boxes kept for NMS (an untrained or noisy model scores thousands)
 
     def detections(self, output: np.ndarray, box: Letterbox,
                    masks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(xyxy boxes in original pixels [K,4], confidences [K]) of one frame, best first."""
         boxes, scores, _ = candidates(output, self.confidence)
+        if scores.shape[0] > self.max_candidates:
+            best = np.argpartition(-scores, self.max_candidates)[:self.max_candidates]
+            boxes, scores = boxes[best], scores[best]
         if boxes.shape[0]:
             kept = nms(boxes, scores, self.iou)
             boxes, scores = box.to_original(boxes[kept]), scores[kept]
