@@ -36,7 +36,7 @@ from alcyon.topics import matches
 
 from . import __version__
 from .errors import SinkError
-from .payload import CONTENT_TYPE
+from .payload import CONTENT_TYPE, LINK
 from .settings import WebhookSettings
 
 RETRYABLE_4XX = (408, 429)
@@ -55,7 +55,7 @@ class WebhookSink:
     def __init__(self, settings: WebhookSettings) -> None:
         self.settings = settings
         self.name = settings.name
-        self.binary = settings.binary
+        self.binary = f"{LINK}{settings.link_base}" if settings.binary == "link" else settings.binary
         self.timeout_s = settings.timeout_s
         try:
             context = ssl.create_default_context(cafile=settings.ca_file or None)
