@@ -1,4 +1,4 @@
-"""The metric names alcyon, its notify plugin and dramatiq expose, and the ones a PromQL text uses."""
+"""The metric names alcyon, its notify and fire plugins and dramatiq expose, and the ones a PromQL text uses."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ os.environ.pop("prometheus_multiproc_dir", None)
 import prometheus_client
 from alcyon.metrics import metrics
 from alcyon_notify.metrics import metrics as notify_metrics
-metrics(); notify_metrics()
+from alcyon_fire.metrics import fire_metrics
+metrics(); notify_metrics(); fire_metrics()
 names = set()
 for family in prometheus_client.REGISTRY.collect():
     if not family.name.startswith("alcyon_"):
