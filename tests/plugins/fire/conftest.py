@@ -20,6 +20,16 @@ def jpeg_of(width: int, height: int, colour=(90, 140, 60)) -> bytes:
     return out.getvalue()
 
 
+def validated(config: dict) -> dict:
+    """The plugin's table with its defaults, validated as at start-up."""
+    from alcyon.config import load_config
+    from alcyon.plugins import plugin_config
+
+    base = load_config(env={})
+    base = type(base)(settings=base.settings, plugins={"fire": config}, disabled=base.disabled, path=None)
+    return plugin_config(base, "fire", alcyon_fire.plugin.alcyon_config_options())
+
+
 @pytest.fixture
 def fire_config(tmp_path) -> dict:
     return {"end_after": 3, "model_cache_dir": str(tmp_path / "models"),

@@ -13,18 +13,12 @@ from alcyon import ConfigError
 from alcyon_fire.camera import capture_time, frame_event
 from alcyon_fire.model import BASELINE_MODEL, Model, resolve_model
 from alcyon_fire.settings import parse
-from alcyon_fire.plugin import alcyon_config_options
 
-from .conftest import FIRE, FRAMES, IMAGES, jpeg_of
+from .conftest import FIRE, FRAMES, IMAGES, jpeg_of, validated
 
 
 def settings(config: dict):
-    from alcyon.config import load_config
-    from alcyon.plugins import plugin_config
-
-    cfg = load_config(env={})
-    cfg = type(cfg)(settings=cfg.settings, plugins={"fire": config}, disabled=cfg.disabled, path=None)
-    return parse(plugin_config(cfg, "fire", alcyon_config_options()))
+    return parse(validated(config))
 
 
 def replay(config: dict):
