@@ -15,8 +15,10 @@ Each frame is ``camera.frame``: subject ``camera[/pose]``, time = capture time, 
 base64).  Health: a camera that does not answer (``unreachable``), serves the same picture
 again and again (``stuck``: a 64-bit perceptual hash within ``stuck_distance`` bits for
 ``stuck_after`` frames, as Pyronear's stuck detector does) or serves undecodable bytes
-(``undecodable``, also kept as a dead letter) is reported as a ``camera.health`` event and in
-``alcyon_fire_camera_up`` / ``alcyon_fire_camera_problems_total``.
+(``undecodable``, also kept as a dead letter) is reported once per change as a
+``camera.alert.<problem>`` event (``camera.alert.recovered`` when it is fine again: alerts, so
+that notify tells the operators by default) and in ``alcyon_fire_camera_up`` /
+``alcyon_fire_camera_problems_total``.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from .settings import Camera, FireSettings, camera_from_table, parse
 from .vision import BadFrame, average_hash, hamming, open_jpeg
 
 FRAME = "camera.frame"
-HEALTH = "camera.health"
+HEALTH = "camera.alert."  # + unreachable, stuck, undecodable, recovered
+HEALTH_KINDS = ("unreachable", "stuck", "undecodable", "recovered")
 _NAME_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})[T_ ](\d{2})[-:](\d{2})[-:](\d{2})")
 _IMAGE_SUFFIXES = {".jpg", ".jpeg"}
 
@@ -150,13 +153,19 @@ class Health:
         m.camera_up.labels(self.label).set(1 if status == "ok" else 0)
         if status != "ok":
             m.camera_problems.labels(self.label, status).inc()
-        if status != self.status:
-            self.ctx.log.warning("camera_health", camera=self.camera.id, status=status, detail=detail[:300]) \
-                if status != "ok" else self.ctx.log.info("camera_health", camera=self.camera.id, status=status)
-            self.ctx.publish(Event(type=HEALTH, source=f"camera/{self.camera.id}", subject=self.camera.subject,
-                                   data={"camera": self.camera.id, "pose": self.camera.pose, "status": status,
-                                         "detail": detail[:300]}))
-            self.status = status
+        if status == self.status:
+            return
+        previous, self.status = self.status, status
+        if status == "ok":
+            self.ctx.log.info("camera_health", camera=self.camera.id, status=status)
+            if previous == "unknown":
+                return
+            status = "recovered"
+        else:
+            self.ctx.log.warning("camera_health", camera=self.camera.id, status=status, detail=detail[:300])
+        self.ctx.publish(Event(type=HEALTH + status, source=f"camera/{self.camera.id}", subject=self.camera.subject,
+                               data={"camera": self.camera.id, "pose": self.camera.pose, "status": status,
+                                     "detail": detail[:300]}))
 
     def check(self, jpeg: bytes) -> bool:
         """Whether the frame is usable; reports undecodable and stuck pictures."""

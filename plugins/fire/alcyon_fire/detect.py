@@ -43,7 +43,7 @@ class Detector:
                 if self._model is None:
                     s = self.settings
                     path = resolve_model(s.model, s.model_sha256, s.model_cache_dir)
-                    self._model = Model.load(path, s.input_size, s.classes, s.threads)
+                    self._model = Model.shared(path, s.input_size, s.classes, s.threads)
         return self._model
 
     def _prepare(self, event: Event) -> tuple[np.ndarray, Letterbox, bool]:

@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import os
 import tempfile
+import threading
 import urllib.request
 from pathlib import Path
 from typing import Any, Sequence
@@ -25,6 +26,9 @@ import numpy as np
 from alcyon import ConfigError
 
 BASELINE_MODEL = Path(__file__).parent / "data" / "baseline_smoke_640.onnx"
+
+_SESSIONS: dict[tuple[str, int, tuple[str, ...], int], "Model"] = {}
+_SESSIONS_LOCK = threading.Lock()
 
 
 def resolve_model(location: str, sha256: str, cache_dir: Path) -> Path:
@@ -117,6 +121,15 @@ class Model:
                     f"{path.stem}:{_sha256(path)[:12]}")
         model._check_output(size)
         return model
+
+    @classmethod
+    def shared(cls, path: Path, size: int, classes: Sequence[str], threads: int = 0) -> Model:
+        """The process's one session for this model and configuration (loaded on first use)."""
+        key = (str(path.resolve()), size, tuple(classes), threads)
+        with _SESSIONS_LOCK:
+            if key not in _SESSIONS:
+                _SESSIONS[key] = cls.load(path, size, classes, threads)
+            return _SESSIONS[key]
 
     def _check_output(self, size: int) -> None:
         """Run once on a blank frame: the dynamic dimensions must also fit (e.g. anchors of another input size)."""

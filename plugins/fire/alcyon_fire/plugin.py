@@ -1,7 +1,7 @@
 """fire: camera frames to ONE smoke alert per sequence, with an ONNX YOLO detector and Pyronear's logic.
 
 Provides the ``camera`` source (``alcyon ingest camera``; ``camera.frame`` and
-``camera.health`` out), the stateless ``fire-detect`` processor (``camera.frame`` in,
+``camera.alert.<unreachable|stuck|undecodable|recovered>`` out), the stateless ``fire-detect`` processor (``camera.frame`` in,
 ``fire.detection`` out: scale it with workers) and the keyed, ordered ``fire-alert``
 processor (``fire.detection`` in; ``fire.alert``, ``fire.alert.update``, ``fire.alert.end``
 out).  The notify plugin delivers the alerts (its default ``*.alert.#`` takes all three).
@@ -28,7 +28,7 @@ from typing import Any, Mapping
 from alcyon import EventType, InvalidEvent, Option, Processor, Source, get_logger, hookimpl
 
 from .alert import ALERT, END, UPDATE
-from .camera import FRAME, HEALTH, run_source
+from .camera import FRAME, HEALTH, HEALTH_KINDS, run_source
 from .detect import DETECTION, Detector
 from .sequences import Alerter
 from .settings import OPTIONS, parse
@@ -54,8 +54,8 @@ def alcyon_event_types() -> list[EventType]:
     return [
         EventType(FRAME, "a camera frame: data.jpeg = JPEG bytes; subject = camera[/pose]",
                   fields={"camera": str, "pose": str, "jpeg": (bytes, bytearray)}, check=_jpeg_check),
-        EventType(HEALTH, "a camera's health changed: ok, unreachable, stuck, undecodable",
-                  fields={"camera": str, "status": str}),
+        *[EventType(HEALTH + kind, f"a camera's health changed: {kind}", fields={"camera": str, "status": str})
+          for kind in HEALTH_KINDS],
         EventType(DETECTION, "smoke boxes of one frame (original pixels), with the frame",
                   fields={"camera": str, "boxes": list, "scores": list, "width": int, "height": int,
                           "jpeg": (bytes, bytearray)}),
@@ -83,7 +83,7 @@ def alcyon_processors(config: Mapping[str, Any]) -> list[Processor]:
 
 @hookimpl
 def alcyon_sources(config: Mapping[str, Any]) -> list[Source]:
-    return [Source(name="camera", publishes=(FRAME, HEALTH), run=run_source,
+    return [Source(name="camera", publishes=(FRAME, *(HEALTH + kind for kind in HEALTH_KINDS)), run=run_source,
                    description="lookout cameras: directory replay, HTTP(S) snapshots, RTSP (PyAV)")]
 
 

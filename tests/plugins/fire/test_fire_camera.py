@@ -114,7 +114,9 @@ def frames_of(events: list) -> list:
 
 
 def health_of(events: list) -> list[str]:
-    return [e.data["status"] for e in events if e.type == "camera.health"]
+    statuses = [e.data["status"] for e in events if e.type.startswith("camera.alert.")]
+    assert all(e.type == f"camera.alert.{e.data['status']}" for e in events if e.type != "camera.frame")
+    return statuses
 
 
 @pytest.mark.parametrize("auth", ["basic", "digest"])
@@ -132,7 +134,7 @@ def test_http_snapshots_with_auth_from_a_secret(auth, monkeypatch, tmp_path):
     assert len(frames) >= 3 and rejected == []
     assert frames[0].subject == "tower-2/p1" and frames[0].data["azimuth"] == 90.0
     assert frames[0].data["jpeg"] == picture(0) and frames[1].data["jpeg"] == picture(1)
-    assert health_of(published) == ["ok"]
+    assert health_of(published) == []  # fine from the start: nothing to tell
 
 
 def test_a_wrong_password_and_a_dead_camera_are_unreachable(tmp_path):
@@ -144,12 +146,22 @@ def test_a_wrong_password_and_a_dead_camera_are_unreachable(tmp_path):
     finally:
         server.close()
     assert health_of(published) == ["unreachable"] and frames_of(published) == []
-    (status,) = [e for e in published if e.type == "camera.health"]
+    (status,) = [e for e in published if e.type == "camera.alert.unreachable"]
     assert "401" in status.data["detail"] and "wrong" not in status.data["detail"]
 
     config = {"cameras": {"c2": {"input": server.url, "interval_s": 0.05, "retries": 1, "timeout_s": 0.5}}}
     published, _ = run_camera(config, lambda p, r: bool(health_of(p)))
     assert health_of(published) == ["unreachable"]
+
+
+def test_a_camera_that_comes_back_is_recovered():
+    server = Snapshots([b"not yet", picture(0), picture(1)])
+    try:
+        config = {"cameras": {"c1": {"input": server.url, "interval_s": 0.02}}}
+        published, rejected = run_camera(config, lambda p, r: "recovered" in health_of(p))
+    finally:
+        server.close()
+    assert health_of(published) == ["undecodable", "recovered"] and len(rejected) == 1
 
 
 def test_the_same_picture_again_and_again_is_stuck_and_garbage_is_undecodable():
@@ -159,7 +171,7 @@ def test_the_same_picture_again_and_again_is_stuck_and_garbage_is_undecodable():
         published, _ = run_camera(config, lambda p, r: "stuck" in health_of(p))
     finally:
         server.close()
-    assert health_of(published) == ["ok", "stuck"]
+    assert health_of(published) == ["stuck"]
     assert len(frames_of(published)) >= 3  # stuck frames still flow: the processors decide
 
     server = Snapshots([b"<html>camera booting</html>"])
