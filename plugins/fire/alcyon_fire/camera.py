@@ -23,6 +23,7 @@ that notify tells the operators by default) and in ``alcyon_fire_camera_up`` /
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import re
 import ssl
@@ -135,6 +136,9 @@ def reader_for(camera: Camera) -> Callable[[Camera, SourceContext], Frames]:
         return dir_frames
     if camera.input.startswith(("http://", "https://")):
         return http_frames
+    if importlib.util.find_spec("av") is None:
+        raise ConfigError(f"[plugins.fire.cameras.{camera.id}] input: RTSP needs PyAV, from the fire extra: "
+                          "pip install 'alcyon[fire]'")
     return rtsp_frames
 
 

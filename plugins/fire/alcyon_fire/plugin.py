@@ -25,13 +25,15 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from alcyon import EventType, InvalidEvent, Option, Processor, Source, get_logger, hookimpl
+from alcyon import (ConfigError, EventType, InvalidEvent, Option, PluginError, Processor, Source, get_logger,
+                    hookimpl)
 
 from .alert import ALERT, END, UPDATE
 from .camera import FRAME, HEALTH, HEALTH_KINDS, run_source
 from .detect import DETECTION, Detector
 from .sequences import Alerter
 from .settings import OPTIONS, parse
+from .vision import pillow
 
 log = get_logger("alcyon_fire")
 _detectors: list[Detector] = []
@@ -89,6 +91,13 @@ def alcyon_sources(config: Mapping[str, Any]) -> list[Source]:
 
 @hookimpl
 def alcyon_startup(config: Mapping[str, Any]) -> None:
+    try:
+        pillow()
+    except PluginError as missing:
+        if config.get("cameras"):
+            raise ConfigError(f"[plugins.fire] cameras are configured but {missing}") from None
+        log.warning("fire_plugin_idle", reason=str(missing))  # no camera: nothing to do anyway
+        return
     for detector in _detectors:
         model = detector.model  # load (and check) the model before the first frame
         log.info("fire_model_loaded", model=model.id, path=str(model.path), input_size=model.size,

@@ -11,12 +11,23 @@ import dataclasses
 import io
 import warnings
 
-import numpy as np
-from PIL import Image, ImageDraw
+from typing import Any
 
-from alcyon import BadInput
+import numpy as np
+
+from alcyon import BadInput, PluginError
 
 PAD_VALUE = 114
+
+
+def pillow() -> Any:
+    """Pillow's ``PIL`` package (the ``fire`` extra), imported when first needed, or a clear error."""
+    try:
+        import PIL.Image
+        import PIL.ImageDraw
+    except ImportError:
+        raise PluginError("the fire plugin needs Pillow, from its extra: pip install 'alcyon[fire]'") from None
+    return PIL
 
 
 class BadFrame(BadInput):
@@ -57,8 +68,9 @@ class Letterbox:
         return out
 
 
-def open_jpeg(data: bytes, max_pixels: int) -> Image.Image:
+def open_jpeg(data: bytes, max_pixels: int) -> Any:
     """The frame as a lazily decoded Pillow image; :class:`BadFrame` if it is not an image or too large."""
+    Image = pillow().Image
     if not isinstance(data, (bytes, bytearray, memoryview)) or not data:
         raise BadFrame(f"frame payload must be JPEG bytes, got {type(data).__name__} of length "
                        f"{len(data) if hasattr(data, '__len__') else '?'}")
@@ -82,6 +94,7 @@ def decode_letterboxed(data: bytes, size: int, max_pixels: int) -> tuple[np.ndar
     than the model input (a 1280x720 frame decodes at 640x360 for a 640 model): several times
     cheaper than a full decode followed by a resize.
     """
+    Image = pillow().Image
     image = open_jpeg(data, max_pixels)
     box = Letterbox.of(*image.size, size)
     new_w, new_h = box.resized
@@ -177,6 +190,7 @@ class PostProcess:
 
 def average_hash(data: bytes, side: int = 8) -> int:
     """A 64-bit perceptual hash of a JPEG (mean of an 8x8 grey thumbnail): equal pictures differ by 0-2 bits."""
+    Image = pillow().Image
     image = Image.open(io.BytesIO(data))
     image.draft("L", (side * 8, side * 8))
     small = np.asarray(image.convert("L").resize((side, side), Image.BILINEAR), dtype=np.float32)
@@ -190,8 +204,9 @@ def hamming(a: int, b: int) -> int:
 
 def draw_boxes(data: bytes, boxes: list[list[float]], scores: list[float], quality: int = 80) -> bytes:
     """The frame with its boxes and confidences drawn in red, as a JPEG."""
-    image = Image.open(io.BytesIO(data)).convert("RGB")
-    draw = ImageDraw.Draw(image)
+    PIL = pillow()
+    image = PIL.Image.open(io.BytesIO(data)).convert("RGB")
+    draw = PIL.ImageDraw.Draw(image)
     line = max(2, round(max(image.size) / 400))
     for (x1, y1, x2, y2), score in zip(boxes, scores):
         draw.rectangle((x1, y1, x2, y2), outline=(230, 20, 20), width=line)
