@@ -2,6 +2,7 @@
 
 Inputs (per camera, ``[plugins.fire.cameras.<id>] input``, or ``alcyon ingest camera --input``):
 
+* ``demo`` — the bundled replay (16 frames cut from a real plume photo: forest, plume, forest);
 * ``dir:PATH`` — replay a directory's JPEGs in name order (the demo and tests); the capture
   time comes from an ISO-like time in the name (``tower-1_2026-07-14T12-00-00.jpg``,
   Pyronear's naming) or else the file's mtime; ``speed`` > 0 paces them on those times.

@@ -14,11 +14,25 @@ Configuration (``alcyon.toml``; every key also as ``ALCYON_FIRE__<KEY>``)::
     input_size = 640
     classes = ["smoke"]
     [plugins.fire.cameras.tower-1]
-    input = "dir:frames/"      # or http(s)://... (snapshot), rtsp://...
+    input = "dir:frames/"      # or "demo" (the bundled replay), http(s)://... (snapshot), rtsp://...
     azimuth = 135.0            # degrees, of the image centre
     fov = 54.2                 # horizontal field of view, degrees
 
 With no camera configured, the source publishes nothing and ``alcyon run`` is unchanged.
+
+Other keys (``alcyon config check`` lists them with their help): ``threads`` (onnxruntime
+intra-op threads), ``batch_size``, ``confidence`` (0.05), ``iou`` (0.45), ``max_box_width``
+(0.4 of the frame), ``mask_iou`` (0.1), ``max_frame_pixels``, the alert window (``window`` 6,
+``min_boxes`` 3, ``alert_confidence`` 0.25, ``hysteresis`` 0.8, ``end_after`` 6,
+``update_interval_s`` 300), ``camera_label``, ``stuck_distance``, ``stuck_after``; per camera
+``pose``, ``interval_s``, ``masks`` (``[[x1, y1, x2, y2], ...]`` as fractions of the frame),
+``username``/``password`` (``${env:NAME}``, ``${file:PATH}``), ``auth`` (basic, digest),
+``timeout_s``, ``retries``, ``ca_file``, ``speed`` (directory replay pacing; 0 = at once).
+
+Real detection: the bundled model is a BASELINE (a colour rule, not trained).  Export
+Pyronear's YOLO model to ONNX (or take their published ``.onnx``) and set ``model`` to its
+path or https URL with ``model_sha256``, ``input_size`` to its export size (e.g. 1024) and
+``classes = ["smoke"]``; the interface is checked when it loads.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ from alcyon import ConfigError, Option, add_secret, resolve_references
 from .alert import AlertRules
 from .vision import PostProcess
 
+#: ``input = "demo"``: the bundled replay (a plume cut from a real photo, see data/ATTRIBUTION.md)
+DEMO_FRAMES = Path(__file__).parent / "data" / "frames" / "tower-1"
+
 _CAMERA_KEYS = {"input", "pose", "azimuth", "fov", "interval_s", "masks", "username", "password", "auth",
                 "timeout_s", "retries", "speed", "ca_file"}
 
@@ -42,7 +45,7 @@ OPTIONS = [
     Option("stuck_distance", int, 2, "camera: a frame within this many bits (64-bit perceptual hash) of the "
                                      "last one is the same picture"),
     Option("stuck_after", int, 5, "camera: this many same pictures in a row make the camera 'stuck'"),
-    Option("cameras", dict, {}, "[plugins.fire.cameras.<id>]: input (dir:PATH | http(s)://... | rtsp://...), "
+    Option("cameras", dict, {}, "[plugins.fire.cameras.<id>]: input (demo | dir:PATH | http(s)://... | rtsp://...), "
                                 "pose, azimuth, fov, interval_s, masks, username, password, auth, timeout_s, "
                                 "retries, speed, ca_file"),
 ]
@@ -123,8 +126,10 @@ def camera_from_table(camera_id: str, table: Any) -> Camera:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; accepted: "
                           f"{', '.join(sorted(_CAMERA_KEYS))}")
     uri = table.get("input")
+    if uri == "demo":
+        uri = f"dir:{DEMO_FRAMES}"
     if not isinstance(uri, str) or not uri.startswith(("dir:", "http://", "https://", "rtsp://", "rtsps://")):
-        raise ConfigError(f"{where}.input: expected dir:PATH, http(s)://... or rtsp://..., got {uri!r}")
+        raise ConfigError(f"{where}.input: expected demo, dir:PATH, http(s)://... or rtsp://..., got {uri!r}")
     masks = []
     for index, mask in enumerate(table.get("masks", [])):
         if (not isinstance(mask, (list, tuple)) or len(mask) != 4

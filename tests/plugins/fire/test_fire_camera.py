@@ -185,7 +185,7 @@ def test_the_same_picture_again_and_again_is_stuck_and_garbage_is_undecodable():
 
 
 def test_directory_replay_in_name_order_with_capture_times_from_the_names():
-    config = {"cameras": {"tower-1": {"input": f"dir:{FRAMES}", "azimuth": 135.0, "fov": 54.2}}}
+    config = {"cameras": {"tower-1": {"input": "demo", "azimuth": 135.0, "fov": 54.2}}}  # = dir:FRAMES
     published, rejected = run_camera(config, lambda p, r: False)
     frames = frames_of(published)
     assert len(frames) == 16 and rejected == []
@@ -223,3 +223,20 @@ def test_one_frame_from_a_video_stream_with_pyav(tmp_path):
     broken = Camera(id="v", input=str(tmp_path / "missing.mp4"), interval_s=0)
     (nothing, error), = list(rtsp_frames(broken, ctx))
     assert nothing is None and ("missing.mp4" in error or "No such file" in error)
+
+
+@pytest.mark.parametrize("enabled, label", [(False, "all"), (True, "tower-9")])
+def test_a_camera_id_is_a_metric_label_only_when_enabled(enabled, label):
+    from prometheus_client import REGISTRY
+
+    server = Snapshots([b"garbage"])
+    before = REGISTRY.get_sample_value("alcyon_fire_camera_problems_total",
+                                       {"camera": label, "kind": "undecodable"}) or 0
+    try:
+        config = {"camera_label": enabled, "cameras": {"tower-9": {"input": server.url, "interval_s": 0.02}}}
+        run_camera(config, lambda p, r: len(r) >= 2)
+    finally:
+        server.close()
+    after = REGISTRY.get_sample_value("alcyon_fire_camera_problems_total", {"camera": label, "kind": "undecodable"})
+    assert after is not None and after >= before + 2
+    assert REGISTRY.get_sample_value("alcyon_fire_camera_up", {"camera": label}) == 0
