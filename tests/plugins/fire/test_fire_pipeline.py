@@ -116,7 +116,7 @@ def test_a_cached_download_is_verified_and_reused(tmp_path):
 
 
 def test_configuration_errors_name_the_key(fire_config):
-    with pytest.raises(ConfigError, match=r"\[plugins.fire.cameras.tower-1\].input: expected dir:PATH"):
+    with pytest.raises(ConfigError, match=r"\[plugins.fire.cameras.tower-1\].input: expected demo, dir:PATH"):
         settings({"cameras": {"tower-1": {"input": "ftp://x"}}})
     with pytest.raises(ConfigError, match=r"masks\[0\]: expected \[x1, y1, x2, y2\]"):
         settings({"cameras": {"tower-1": {"input": "dir:.", "masks": [[0.5, 0, 0.2, 1]]}}})
