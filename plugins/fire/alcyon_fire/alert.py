@@ -12,8 +12,8 @@ without smoke, ``fire.alert.end`` and the window is cleared (a later plume needs
 evidence and opens a new alert).
 
 The state is a plain dict (msgpack-able) kept in alcyon's keyed state by subject
-(camera/pose).  Frames not newer than the pose's last one (late, shuffled, duplicated) are
-ignored: they never open a sequence.
+(camera/pose).  Frames may arrive out of order (see :func:`step`); duplicated frames and frames
+from before the last sequence's end are ignored: they never open a second sequence.
 """
 
 from __future__ import annotations
@@ -75,36 +75,62 @@ def evidence(window: list[dict[str, Any]], rules: AlertRules, threshold: float) 
 
 
 def step(state: dict[str, Any] | None, frame: dict[str, Any], rules: AlertRules) -> tuple[dict[str, Any], Decision]:
-    """Apply one frame (``id``, ``time`` in epoch seconds, ``boxes``, ``scores``) to a pose's state."""
+    """Apply one frame (``id``, ``time`` in epoch seconds, ``boxes``, ``scores``) to a pose's state.
+
+    Frames may arrive out of order (several ``fire-detect`` processes): a late frame still
+    within the window is inserted in time order and may open a sequence, but never moves an
+    open one forward or back; a frame at a time already seen (a duplicate), older than the
+    window, or not after the end of the last sequence is ignored.  A sequence is named after
+    the earliest frame of the window with a box over the evidence when it opens.
+    """
     state = dict(state) if state else {"window": [], "sequence": None, "started": None, "misses": 0,
-                                       "last_update": None, "last_time": None}
-    if state["last_time"] is not None and frame["time"] <= state["last_time"]:
-        return state, Decision(None, state["sequence"])  # late or duplicated: never opens anything
-    state["last_time"] = frame["time"]
-    window = (state["window"] + [{k: frame[k] for k in ("id", "time", "boxes", "scores")}])[-rules.window:]
+                                       "last_update": None, "last_time": None, "ended_at": None, "box": None}
+    t = frame["time"]
+    window = state["window"]
+    if any(f["time"] == t for f in window) or (state["ended_at"] is not None and t <= state["ended_at"]) \
+            or (len(window) >= rules.window and t < window[0]["time"]):
+        return state, Decision(None, state["sequence"])
+    late = state["last_time"] is not None and t < state["last_time"]
+    entry = {k: frame[k] for k in ("id", "time", "boxes", "scores")}
+    window = sorted(window + [entry], key=lambda f: f["time"])[-rules.window:]
     state["window"] = window
     open_ = state["sequence"] is not None
+    if not late:
+        state["last_time"] = t
     threshold = rules.confidence * (rules.hysteresis if open_ else 1.0)
     if not open_:
         found = evidence(window, rules, threshold)
         if found is None:
             return state, Decision(None, None)
         box, confidence, count = found
-        state.update(sequence=frame["id"], started=frame["time"], last_update=frame["time"], box=box, misses=0)
-        return state, Decision(ALERT, frame["id"], box, confidence, count)
+        first = _first_over(window, box, rules)
+        state.update(sequence=first["id"], started=first["time"], last_update=t, box=box, misses=0)
+        return state, Decision(ALERT, first["id"], box, confidence, count)
+    if late:
+        return state, Decision(None, state["sequence"])
     hit = _current_hit(frame, state["box"], threshold, rules)
     if hit is not None:
         state.update(misses=0, box=hit[0])
-        if frame["time"] - state["last_update"] >= rules.update_interval_s:
-            state["last_update"] = frame["time"]
+        if t - state["last_update"] >= rules.update_interval_s:
+            state["last_update"] = t
             return state, Decision(UPDATE, state["sequence"], hit[0], hit[1], 1)
         return state, Decision(None, state["sequence"], hit[0], hit[1], 1)
     state["misses"] += 1
     if state["misses"] < rules.end_after:
         return state, Decision(None, state["sequence"])
     sequence = state["sequence"]
-    state.update(sequence=None, started=None, misses=0, last_update=None, box=None, window=[])
+    state.update(sequence=None, started=None, misses=0, last_update=None, box=None, window=[], ended_at=t)
     return state, Decision(END, sequence, None)
+
+
+def _first_over(window: list[dict[str, Any]], box: list[float], rules: AlertRules) -> dict[str, Any]:
+    """The earliest frame of the window with a box over ``box``: what names the sequence."""
+    target = np.asarray([box], np.float32)
+    for f in window:
+        boxes = np.asarray(f["boxes"], np.float32).reshape(-1, 4)
+        if boxes.shape[0] and (iou_matrix(target, boxes)[0] > rules.overlap_iou).any():
+            return f
+    return window[-1]
 
 
 def _current_hit(frame: dict[str, Any], box: list[float], threshold: float,

@@ -88,9 +88,12 @@ def alcyon_processors(config: Mapping[str, Any]) -> list[Processor]:
     detector = Detector(settings)
     _detectors.append(detector)
     return [
+        # ordered: one message at a time per process, so a camera's detections leave in the order its
+        # frames came (inference is one run at a time per process anyway; decoding overlaps it within a
+        # message).  Stateless: more processes scale it; fire-alert copes with their small reorderings.
         Processor(name="fire-detect", subscribe=(FRAME,), handle_batch=detector.handle_batch,
                   description="camera frames -> smoke boxes (onnxruntime, stateless)", max_retries=3,
-                  time_limit_ms=300_000),
+                  time_limit_ms=300_000, ordered=True),
         Processor(name="fire-alert", subscribe=(DETECTION,), handle_batch=Alerter(settings.rules).handle_batch,
                   description="smoke boxes -> one alert per sequence (keyed by camera/pose)",
                   stateful=True, ordered=True, state_remember="derived", state_ttl_s=7 * 86400, max_retries=8),

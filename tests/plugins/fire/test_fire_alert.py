@@ -14,11 +14,12 @@ RULES = AlertRules(window=6, min_boxes=3, confidence=0.25, hysteresis=0.8, end_a
 def run(sequence: list[tuple[float, list]], rules: AlertRules = RULES, state=None) -> tuple[list, dict]:
     """``sequence``: (time, [(box, score), ...]) per frame -> the alert kinds, in order, and the final state."""
     kinds = []
-    for index, (t, boxes) in enumerate(sequence):
-        frame = {"id": f"f{t}-{index}", "time": t, "boxes": [b for b, _ in boxes], "scores": [s for _, s in boxes]}
+    for t, boxes in sequence:
+        frame = {"id": f"f{t}", "time": t, "boxes": [b for b, _ in boxes], "scores": [s for _, s in boxes]}
         state, decision = step(state, frame, rules)
         if decision.kind:
             kinds.append((decision.kind, t))
+            state["named"] = state.get("named", []) + [(decision.kind, decision.sequence)]
     return kinds, state
 
 
@@ -57,17 +58,33 @@ def test_oscillation_around_the_threshold_follows_the_hysteresis():
 
 
 def test_shuffled_or_duplicated_frames_never_open_a_second_sequence():
-    sequence = frames([0.5] * 8)
+    sequence = frames([None, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5] + [None] * 3)
     kinds, state = run(sequence)
-    assert [k for k, _ in kinds].count(ALERT) == 1
+    assert [k for k, _ in kinds if k != UPDATE] == [ALERT, END]
     replay = list(sequence) * 2
     random.Random(7).shuffle(replay)
-    more, _ = run(replay, state=state)            # every frame again, in any order: all late or duplicated
+    more, _ = run(replay, state=state)            # every frame again, in any order: all before the end
     assert more == []
-    shuffled = list(sequence)
-    random.Random(3).shuffle(shuffled)
-    kinds, _ = run(shuffled + shuffled)
-    assert [k for k, _ in kinds].count(ALERT) <= 1
+    duplicates = [(t, boxes) for t, boxes in sequence[:6] for _ in range(3)]  # each frame three times in a row
+    kinds, _ = run(duplicates)
+    assert [k for k, _ in kinds].count(ALERT) == 1 and kinds[0] == (ALERT, 90.0)
+
+
+def test_frames_delivered_out_of_order_within_the_window_give_one_alert_named_after_the_earliest_plume_frame():
+    sequence = frames([None, None, 0.5, 0.5, 0.5, 0.5])
+    _, in_order = run(sequence)
+    assert in_order["named"] == [(ALERT, "f60.0")]
+    for seed in range(20):
+        shuffled = list(sequence)
+        random.Random(seed).shuffle(shuffled)
+        kinds, state = run(shuffled)
+        assert [k for k, _ in kinds] == [ALERT], seed  # one alert, whatever the order
+        plume_seen = []
+        for t, boxes in shuffled:
+            plume_seen += [t] if boxes else []
+            if len(plume_seen) == 3:
+                break
+        assert state["named"] == [(ALERT, f"f{min(plume_seen)}")], seed
 
 
 def test_a_sequence_ends_and_a_new_one_later_opens_a_new_alert():

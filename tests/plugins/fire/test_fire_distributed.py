@@ -58,7 +58,7 @@ def test_ingest_camera_and_worker_yield_the_same_alerts_as_the_embedded_mode(tmp
                           capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     expected = fire_alerts(embedded_dir / "alerts.jsonl")
-    assert sorted(expected.values()) == ["fire.alert", "fire.alert.end"]
+    assert sorted(expected.values()) == ["fire.alert", "fire.alert.end"], done.stdout + done.stderr[-3000:]
 
     client = redis.Redis.from_url(REDIS_URL)
     exchange = f"alcyon.test.{uuid.uuid4().hex[:12]}"
@@ -87,7 +87,8 @@ def test_ingest_camera_and_worker_yield_the_same_alerts_as_the_embedded_mode(tmp
         while set(fire_alerts(distributed_dir / "alerts.jsonl")) != set(expected) and time.monotonic() < deadline:
             time.sleep(0.2)
         time.sleep(1)  # anything extra would show up now
-        assert fire_alerts(distributed_dir / "alerts.jsonl") == expected
+        assert fire_alerts(distributed_dir / "alerts.jsonl") == expected, \
+            (distributed_dir / "worker.log").read_text()[-3000:]
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)

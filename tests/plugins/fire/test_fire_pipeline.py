@@ -48,9 +48,11 @@ def test_the_replayed_plume_gives_one_alert_then_its_end(alcyon_harness, mode_ur
     assert alert.subject == "tower-1" and alert.data["camera"] == "tower-1"
     assert alert.data["azimuth"] == 135.0 and alert.data["fov"] == 54.2
     assert 135.0 - 27.1 <= alert.data["bearing"] <= 135.0 + 27.1
-    assert alert.data["time"] == "2026-07-14T12:02:00Z"   # the third plume frame: 3 overlapping boxes
+    assert alert.data["started"] == "2026-07-14T12:01:00Z"   # the first plume frame names the sequence
+    # the third plume frame triggers it (3 overlapping boxes), or a later one if detections came out of order
+    assert "2026-07-14T12:02:00Z" <= alert.data["time"] <= "2026-07-14T12:03:30Z"
     assert Image.open(io.BytesIO(alert.data["image"])).format == "JPEG"
-    assert len(alert.data["window"]) == 5 and alert.data["boxes"]
+    assert 3 <= len(alert.data["window"]) <= 6 and alert.data["boxes"]
     ends = h.published("fire.alert.end")
     assert len(ends) == 1 and ends[0].data["sequence"] == alert.data["sequence"]
     # replaying the whole directory again: duplicates, never a second alert (a redelivered cause
