@@ -64,8 +64,8 @@ def test_the_replayed_plume_gives_one_alert_then_its_end(alcyon_harness, mode_ur
     assert h.dead_letters("fire-detect") == [] and h.dead_letters("fire-alert") == []
 
 
-def test_bad_frames_are_dead_lettered_with_their_reason_and_the_rest_flows(alcyon_harness, fire_config):
-    h = alcyon_harness(FIRE, threads=1, plugin_config={"fire": fire_config})
+def test_bad_frames_are_dead_lettered_with_their_reason_and_the_rest_flows(alcyon_harness, mode_url, fire_config):
+    h = alcyon_harness(FIRE, broker_url=mode_url, threads=1, plugin_config={"fire": fire_config})
     camera = settings(fire_config).cameras["tower-1"]
     good = (IMAGES / "wildfire_example.jpg").read_bytes()
     t = datetime(2026, 7, 14, 13, 0, tzinfo=timezone.utc)
@@ -126,3 +126,25 @@ def test_configuration_errors_name_the_key(fire_config):
         settings({"min_boxes": 7})
     with pytest.raises(ConfigError, match=r"unknown key\(s\) zoom"):
         settings({"cameras": {"tower-1": {"input": "dir:.", "zoom": 2}}})
+
+
+def test_a_model_that_is_not_a_yolo_detector_is_refused_at_load(tmp_path):
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    # a classifier: [N,3,640,640] -> [N,10] (global average pool, then a linear layer)
+    weights = numpy_helper.from_array(np.ones((3, 10), np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("GlobalAveragePool", ["images"], ["pooled"]),
+         helper.make_node("Flatten", ["pooled"], ["flat"]),
+         helper.make_node("MatMul", ["flat", "w"], ["logits"])],
+        "classifier", [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, 640, 640])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 10])], [weights])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "classifier.onnx"
+    onnx.save(model, str(path))
+    with pytest.raises(ConfigError, match=r"classes: the model's output is \['batch', 10\] \(logits\); a YOLO "
+                                          r"detector with 1 class\(es\) \['smoke'\] outputs \[N, 5, anchors\]"):
+        Model.load(path, 640, ["smoke"])
