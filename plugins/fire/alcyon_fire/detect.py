@@ -23,7 +23,6 @@ from .model import Model, resolve_model
 from .settings import FireSettings
 from .vision import BadFrame, Letterbox, decode_letterboxed
 
-FRAME = "camera.frame"
 DETECTION = "fire.detection"
 
 
