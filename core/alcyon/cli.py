@@ -48,6 +48,28 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
                         "them and exit when idle; no source runs unless named with --source")
     p.set_defaults(func=_cmd_run)
 
+    p = sub.add_parser("demo", help="see alcyon work: the three pipelines over the bundled data, a summary, a report",
+                       description="Run the maritime (recorded AIS tracks over the French marine protected "
+                                   "areas), fire (smoke frames, the baseline model) and emissions (a power "
+                                   "trace) pipelines together over their bundled data, in this process, with a "
+                                   "live display on a terminal; then print a summary and write a "
+                                   "self-contained HTML report. Your configuration is kept, the demo's keys "
+                                   "are layered over it.")
+    p.add_argument("-o", "--out", default="alcyon-demo", metavar="DIR",
+                   help="run directory: archive, alerts, dead letters, summary.json, report.html "
+                        "(default: ./alcyon-demo; its previous demo files are replaced)")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("report", help="write the HTML report of a run from its archive",
+                       description="Rebuild the self-contained HTML report (map of the protected areas with "
+                                   "tracks and alerts, smoke frames, emissions chart, counts) from an archive: "
+                                   "the demo's, or any run's with the archive plugin (embedded or distributed).")
+    p.add_argument("--archive", default="sqlite:///alcyon-demo/archive.sqlite",
+                   help="sqlite:///PATH or postgresql://... (default: the demo's)")
+    p.add_argument("--zones", help="GeoJSON of the protected areas to draw (default: the geofence plugin's bundled)")
+    p.add_argument("-o", "--out", default="report.html", help="HTML file to write (default: report.html)")
+    p.set_defaults(func=_cmd_report)
+
     p = sub.add_parser("worker", help="run processors against RabbitMQ until SIGTERM",
                        description="Consume the queues of the selected processors (all by default) from "
                                    "RabbitMQ. SIGTERM stops gracefully within shutdown_grace_s; unfinished "
@@ -192,6 +214,24 @@ def _cmd_run(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
     events = _read_input(args.input, host)
     return run_all(config, until_idle=True, sources=args.source or (), threads=args.threads, events=events,
                    host=host)
+
+
+def _cmd_demo(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
+    from pathlib import Path
+
+    from alcyon_workers.demo import run_demo
+
+    return run_demo(config, Path(args.out))
+
+
+def _cmd_report(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
+    from pathlib import Path
+
+    from alcyon_workers.report import write_report
+
+    out = write_report(args.archive, Path(args.out), zones=Path(args.zones) if args.zones else None)
+    print(out)
+    return 0
 
 
 def _read_input(path: str, host: PluginHost) -> list[Any]:

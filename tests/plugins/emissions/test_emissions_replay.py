@@ -43,5 +43,5 @@ def test_a_bad_line_is_kept_with_its_reason_and_the_rest_flows(tmp_path, line: s
 def test_unusable_inputs_are_configuration_errors(tmp_path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
         reader_for(f"file:{tmp_path}/nope.csv", {})
-    with pytest.raises(ConfigError, match="expected file:PATH, rapl"):
+    with pytest.raises(ConfigError, match="expected demo, file:PATH, rapl"):
         reader_for("ftp://x", {})
