@@ -191,11 +191,21 @@ def svg_map(title: str, bounds: tuple[float, float, float, float], zones: list[d
                  f'{" - " + d["zone_name"] if d.get("zone_name") else ""}, {_utc(alert["time"])} UTC')
         out.append(f'<g class="marker marker-{kind}" data-kind="{kind}" data-lat="{d["lat"]}" data-lon="{d["lon"]}" '
                    f'data-zone="{html.escape(str(d.get("zone_id") or ""))}" data-x="{x}" data-y="{y}">'
-                   f'<circle cx="{x}" cy="{y}" r="7" fill="{COLOURS.get(kind, "#000")}" stroke="#fff" '
-                   f'stroke-width="2"/><title>{html.escape(label)}</title></g>')
+                   f'{_shape(kind, x, y)}<title>{html.escape(label)}</title></g>')
     out.append(f'</g><text x="10" y="{height - 10}" font-size="11" fill="#555">{html.escape(title)} - '
                f'{bounds[1]:.2f}..{bounds[3]:.2f} N, {bounds[0]:.2f}..{bounds[2]:.2f} E (equirectangular)</text></svg>')
     return "".join(out)
+
+
+def _shape(kind: str, x: float, y: float) -> str:
+    """A gap is a ring (it shares its place with the exit it often causes), a dwell a square, others a dot."""
+    colour = COLOURS.get(kind, "#000")
+    if kind == "gap":
+        return f'<circle cx="{x}" cy="{y}" r="12" fill="none" stroke="{colour}" stroke-width="3"/>'
+    if kind == "dwell":
+        return (f'<rect x="{x - 7}" y="{y - 7}" width="14" height="14" fill="{colour}" stroke="#fff" '
+                f'stroke-width="2"/>')
+    return f'<circle cx="{x}" cy="{y}" r="7" fill="{colour}" stroke="#fff" stroke-width="2"/>'
 
 
 def regions(alerts: list[dict[str, Any]], radius: float = 1.5) -> list[list[dict[str, Any]]]:
@@ -221,8 +231,8 @@ def maps_section(archive: Archive, zones: list[dict[str, Any]], zones_note: str)
     for position in archive.events("ais.position"):
         tracks[position["subject"]].append((position["data"]["lon"], position["data"]["lat"]))
     points = [(a["data"]["lon"], a["data"]["lat"]) for a in alerts if isinstance(a["data"].get("lat"), (int, float))]
-    legend = " ".join(f'<span class="key"><svg width="14" height="14"><circle cx="7" cy="7" r="6" fill="{c}"/></svg>'
-                      f' {k}</span>' for k, c in COLOURS.items())
+    legend = " ".join(f'<span class="key"><svg width="26" height="26">{_shape(k, 13, 13)}</svg> {k}</span>'
+                      for k in COLOURS)
     out = ['<section id="map"><h2>Protected areas, vessel tracks and alerts</h2>',
            f'<p>{zones_note} Tracks: {len(tracks)} vessels (positions kept by the archive). {legend}</p>']
     if not points:
@@ -281,8 +291,8 @@ def fire_section(archive: Archive) -> str:
         out.append(f'<div class="fire-alert"><h3>{html.escape(d["camera"])}{" / " + html.escape(d["pose"]) if d.get("pose") else ""}'
                    f' - smoke at {_utc(alert["time"])} UTC, bearing {d.get("bearing", 0):.1f} deg '
                    f'(camera azimuth {d.get("azimuth", 0):.0f}, field of view {d.get("fov", 0):.0f})</h3>')
-        out.append(framed(_blob(d.get("image")), d.get("width", 1), d.get("height", 1), d.get("boxes", []), 640,
-                          "trigger-frame"))
+        # the trigger image carries its boxes, drawn by the fire plugin
+        out.append(framed(_blob(d.get("image")), d.get("width", 1), d.get("height", 1), [], 640, "trigger-frame"))
         out.append(f'<p>confidence {d.get("confidence", 0):.2f}, {d.get("frames_with_smoke", 0)} frames with smoke '
                    f'in the window; model {html.escape(str(d.get("model", "")))}</p></div>')
     by_camera: dict[str, list[dict[str, Any]]] = defaultdict(list)
