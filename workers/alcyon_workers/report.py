@@ -388,7 +388,7 @@ def emissions_section(archive: Archive, width: int = 900, height: int = 320) -> 
         out.append(f'<polyline class="series" data-site="{html.escape(site)}" points="{xy}" fill="none" '
                    f'stroke="{colour}" stroke-width="1.5"><title>{html.escape(site)}</title></polyline>'
                    f'<text x="{left + 10 + 150 * i}" y="14" font-size="12" fill="{colour}">{html.escape(site)}</text>')
-    out.append(f'<text x="{width - 20}" y="{height - 10}" font-size="11" text-anchor="end" fill="#555">UTC</text></svg>')
+    out.append(f'<text x="4" y="{height - 10}" font-size="11" fill="#555">UTC</text></svg>')
     body = "".join(f"<tr><td>{html.escape(site)}</td><td>{totals_j[site] / 3.6e6:.4f}</td><td>{totals_j[site] / 1000:.1f}"
                    f"</td><td>{totals_g[site]:.3f}</td></tr>" for site in sorted(totals_j))
     out.append(f'<table class="totals"><tr><th>site</th><th>kWh</th><th>kJ</th><th>g CO2e</th></tr>{body}'
