@@ -177,10 +177,14 @@ class SourceContext:
     stopping: threading.Event
     reject: Callable[[bytes, str, str], None]
     inputs: tuple[str, ...] | None = None
-    progress: Callable[[int, int], None] = lambda done, total: None
+    progress: Callable[[int, int], None] = dataclasses.field(default_factory=lambda: _ignore_progress)
 
     def running(self) -> bool:
         return not self.stopping.is_set()
+
+
+def _ignore_progress(done: int, total: int) -> None:
+    """Where ``ctx.progress`` goes when nobody watches."""
 
 
 @dataclasses.dataclass(frozen=True)
