@@ -8,8 +8,8 @@ bench/make_yolo11n_like.py: latency does not depend on the weights), 640 px, in 
                 session.run on one frame, post-process (confidence, NMS). The baseline.
   (b) embedded  alcyon's Runtime in this process (dramatiq's in-memory broker): the frames
                 published as camera.frame, fire-detect (+ fire-alert) handling them; frames/s
-                from the first publish to the last event handled. Once with batch_size=1 and
-                once with the default batch_size=4 (batch inference gain).
+                from the first publish to the last fire.detection published. With the default
+                batch_size=1, and with batch_size=4 (the batch inference gain).
   (c) rabbitmq  `alcyon worker` (a separate process) consuming from RabbitMQ; this process
                 publishes the frames and counts fire.detection events on a queue of its own.
 
@@ -19,7 +19,7 @@ the runs is printed beside the median frames/s. CPU time per frame: of
 this process for (a) and (b), of the worker process for (c); "outside onnxruntime" subtracts
 (a)'s CPU time inside session.run per frame. A benchmark, not a test: it never asserts::
 
-    python bench/bench_fire.py [--frames 24] [--runs 3] [--broker-url amqp://...]
+    python bench/bench_fire.py [--frames 96] [--runs 3] [--broker-url amqp://...]
 """
 
 from __future__ import annotations
@@ -107,11 +107,14 @@ def embedded(model_path: str, frames: list[bytes], run: int, batch_size: int) ->
         events = frame_events(frames, run)
         c0, t0 = cpu(), time.perf_counter()
         h.publish(events)
+        deadline = t0 + 600
+        while len(h.published("fire.detection")) < len(frames) and time.perf_counter() < deadline:
+            time.sleep(0.002)  # the end: the last detection published, as (c) counts them (not join's settling)
+        elapsed, used = time.perf_counter() - t0, cpu() - c0
         h.join(600)
-        elapsed = time.perf_counter() - t0
         done = len(h.published("fire.detection"))
         assert done == len(frames), f"{done} of {len(frames)} frames detected"
-        return len(frames) / elapsed, (cpu() - c0) / len(frames)
+        return len(frames) / elapsed, used / len(frames)
     finally:
         h.close()
 
@@ -181,7 +184,7 @@ def _proc_cpu(pid: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--frames", type=int, default=24)
+    parser.add_argument("--frames", type=int, default=96)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--broker-url", default=os.environ.get("ALCYON_TEST_BROKER_URL",
                                                                "amqp://guest:guest@127.0.0.1:5672/"))
@@ -196,10 +199,10 @@ def main() -> None:
     frames = make_frames(args.frames)
     print(f"model: YOLO11n-sized random weights, {params / 1e6:.2f} M params, {2 * macs / 1e9:.2f} GFLOPs @640; "
           f"{len(frames)} frames 1280x720 JPEG q80; {os.cpu_count()} CPUs; {args.runs} runs each")
-    results: dict[str, list[tuple[float, ...]]] = {"a": [], "b1": [], "b": [], "c": []}
+    results: dict[str, list[tuple[float, ...]]] = {"a": [], "b": [], "b4": [], "c": []}
     cases = {"a": lambda run: plain(model_path, frames),
-             "b1": lambda run: embedded(model_path, frames, 100 + run, 1),
-             "b": lambda run: embedded(model_path, frames, 200 + run, 4),
+             "b": lambda run: embedded(model_path, frames, 100 + run, 1),
+             "b4": lambda run: embedded(model_path, frames, 200 + run, 4),
              "c": lambda run: rabbitmq(model_path, frames, 300 + run, args.broker_url, workdir)}
     if args.skip_rabbitmq:
         del cases["c"]
@@ -219,8 +222,8 @@ def main() -> None:
         return statistics.median(r[index] for r in results[key])
 
     inside = med("a", 2)
-    rows = [("(a) plain onnxruntime loop", "a"), ("(b) alcyon embedded, batch_size=1", "b1"),
-            ("(b) alcyon embedded, batch_size=4", "b"), ("(c) alcyon worker over RabbitMQ, batch_size=4", "c")]
+    rows = [("(a) plain onnxruntime loop", "a"), ("(b) alcyon embedded (batch_size=1, default)", "b"),
+            ("(b') alcyon embedded, batch_size=4", "b4"), ("(c) alcyon worker over RabbitMQ (batch_size=1)", "c")]
     def ratio(key: str, base: str = "a") -> float:
         return statistics.median(r[0] / b[0] for r, b in zip(results[key], results[base]))
 
@@ -231,7 +234,7 @@ def main() -> None:
         cpu_per = med(key, 1)
         print(f"{label:48} {med(key):9.2f} {ratio(key):7.3f} {cpu_per * 1e3:13.1f} {(cpu_per - inside) * 1e3:15.1f}")
     print(f"\nCPU inside session.run per frame (from (a)): {inside * 1e3:.1f} ms; "
-          f"batch inference gain (b, 4 vs 1, median of per-run ratios): {ratio('b', 'b1'):.3f}x")
+          f"batch inference gain (b', 4 vs 1, median of per-run ratios): {ratio('b4', 'b'):.3f}x")
     print("targets: (b) >= 0.97 x (a): " + ("PASS" if ratio("b") >= 0.97 else "MISS")
           + ("; (c) >= 0.95 x (a): " + ("PASS" if ratio("c") >= 0.95 else "MISS") if results["c"] else ""))
 

@@ -29,7 +29,8 @@ OPTIONS = [
     Option("input_size", int, 640, "the model's square input side, in pixels (checked against the model)"),
     Option("classes", list, ["smoke"], "the model's class names, in output order (checked against the model)"),
     Option("threads", int, 0, "onnxruntime intra-op threads per process (0: one per core)"),
-    Option("batch_size", int, 4, "frames per inference call when the model has a dynamic batch axis"),
+    Option("batch_size", int, 1, "frames per inference call when the model has a dynamic batch axis (on 2 cores "
+                                 "batching did not pay: bench/bench_fire.py)"),
     Option("confidence", (int, float), 0.05, "drop boxes scored at or below this"),
     Option("iou", (int, float), 0.45, "class-agnostic NMS: drop a box overlapping a better one above this IoU"),
     Option("max_box_width", (int, float), 0.4, "drop boxes wider than this fraction of the frame"),

@@ -148,3 +148,20 @@ def test_a_model_that_is_not_a_yolo_detector_is_refused_at_load(tmp_path):
     with pytest.raises(ConfigError, match=r"classes: the model's output is \['batch', 10\] \(logits\); a YOLO "
                                           r"detector with 1 class\(es\) \['smoke'\] outputs \[N, 5, anchors\]"):
         Model.load(path, 640, ["smoke"])
+
+
+def test_batched_inference_gives_the_same_alerts(alcyon_harness, fire_config):
+    alerts = []
+    for batch_size in (1, 4):
+        h = alcyon_harness(FIRE, threads=2, plugin_config={"fire": {**fire_config, "batch_size": batch_size}})
+        h.publish(replay(fire_config))
+        h.join(120)
+        alerts.append(sorted((e.type, e.id) for e in h.published("fire.alert.#")))
+        detections = {e.data["frame"]: e.data["scores"] for e in h.published("fire.detection")}
+        if batch_size == 1:
+            single = detections
+        h.close()
+    assert alerts[0] == alerts[1] and len(alerts[0]) == 2
+    assert detections.keys() == single.keys()
+    for frame, scores in detections.items():
+        assert scores == pytest.approx(single[frame], abs=1e-3)
