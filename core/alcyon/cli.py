@@ -58,6 +58,9 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", default="alcyon-demo", metavar="DIR",
                    help="run directory: archive, alerts, dead letters, summary.json, report.html "
                         "(default: ./alcyon-demo; its previous demo files are replaced)")
+    p.add_argument("--broker", metavar="URL",
+                   help="run it distributed on RabbitMQ (amqp://user:pass@host:5672/vhost, an empty vhost): "
+                        "the sources here, one `alcyon worker` subprocess per plugin, the same summary")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("report", help="write the HTML report of a run from its archive",
@@ -221,7 +224,7 @@ def _cmd_demo(args: argparse.Namespace, config: Config, host: PluginHost) -> int
 
     from alcyon_workers.demo import run_demo
 
-    return run_demo(config, Path(args.out))
+    return run_demo(config, Path(args.out), broker=args.broker)
 
 
 def _cmd_report(args: argparse.Namespace, config: Config, host: PluginHost) -> int:

@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -34,12 +35,12 @@ ARCHIVED = ["geofence.*", "*.alert", "*.alert.#", "emissions.record", "emissions
             "fire.detection"]
 #: The files of a run directory, removed before a new run (nothing else in it is touched).
 RUN_FILES = ("archive.sqlite", "archive.sqlite-wal", "archive.sqlite-shm", "blobs", "alerts.jsonl", "alerts-evidence", "dead-letters.jsonl", "summary.json",
-             "report.html")
+             "report.html", "workers.log")
 
 
-def demo_config(config: Config, out: Path) -> Config:
-    """``config`` with the demo's keys layered over it, its files in ``out``, state in memory."""
-    overlay: dict[str, dict[str, Any]] = {
+def demo_overlay(out: Path) -> dict[str, dict[str, Any]]:
+    """The demo's plugin keys, its files in ``out``."""
+    return {
         "geofence": {"inputs": ["demo"], "zones_reload_s": 0},
         "fire": {"cameras": {"tower-1": {"input": "demo", "azimuth": 215, "fov": 54}}},
         "emissions": {"inputs": ["demo"], "sites": {"par-2": {"pue": 1.16}, "nl-ams": {"pue": 1.3}}},
@@ -47,6 +48,10 @@ def demo_config(config: Config, out: Path) -> Config:
                     "blobs_dir": str(out / "blobs")},
         "notify": {"jsonl_path": str(out / "alerts.jsonl"), "webhooks": {}},
     }
+
+
+def demo_config(config: Config, overlay: dict[str, dict[str, Any]]) -> Config:
+    """``config`` with the demo's keys layered over it; embedded, state in memory."""
     plugins = {name: {**config.plugins.get(name, {}), **overlay.get(name, {})}
                for name in {*config.plugins, *overlay}}
     settings = dict(config.settings)
@@ -56,8 +61,9 @@ def demo_config(config: Config, out: Path) -> Config:
                                disabled=config.disabled - set(DEMO_PLUGINS))
 
 
-def run_demo(config: Config, out: Path) -> int:
-    """Run the demo, print its summary, write ``out/report.html``; the exit code."""
+def run_demo(config: Config, out: Path, broker: str | None = None) -> int:
+    """Run the demo (on RabbitMQ at ``broker``, else embedded), print its summary, write
+    ``out/report.html``; the exit code."""
     from .runner import run_all
 
     out = out.resolve()
@@ -66,15 +72,30 @@ def run_demo(config: Config, out: Path) -> int:
         path = out / name
         shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     os.environ.pop("ALCYON_ARCHIVE_URL", None)  # it would win over the run directory's archive
-    config = demo_config(config, out)
+    if broker:
+        config = config.replace(broker_url=broker)
+    overlay = demo_overlay(out)
+    config = demo_config(config, overlay)
     host = PluginHost(config).load_entry_points()
     missing = [name for name in DEMO_PLUGINS if name not in host.names()]
     if missing:
         raise ConfigError(f"alcyon demo needs the first-party plugins {', '.join(DEMO_PLUGINS)}; not installed: "
                           f"{', '.join(missing)} (pip install \"alcyon[all]\")")
     watcher = DemoWatcher(config, out)
-    code = run_all(config, until_idle=True, host=host, observer=watcher)
-    return code or watcher.code
+    if config.embedded:
+        return run_all(config, until_idle=True, host=host, observer=watcher) or watcher.code
+    from alcyon.topology import Topology
+
+    from .demo_broker import Workers, refuse_busy_queues, worker_environment
+
+    topology = Topology.of(host.processors(), config.exchange)
+    refuse_busy_queues(config, topology)
+    watcher.workers = Workers(worker_environment(config, overlay), out / "workers.log")
+    watcher.topology = topology
+    try:
+        return run_all(config, until_idle=True, processors=False, host=host, observer=watcher) or watcher.code
+    finally:
+        watcher.workers.stop()
 
 
 class DemoWatcher:
@@ -85,9 +106,23 @@ class DemoWatcher:
         self.figures = Figures()
         self.display: LiveDisplay | None = None
         self.code = 0
+        #: Distributed: the worker subprocesses, the processors' queues, the tap on the exchange.
+        self.workers: Any = None
+        self.topology: Any = None
+        self.tap: Any = None
+        self.started_at = time.monotonic()
 
     def started(self, runtime: Runtime, sources: Sequence[Source]) -> None:
-        runtime.listeners.append(self.figures.count)
+        self.started_at = time.monotonic()
+        if self.config.embedded:
+            runtime.listeners.append(self.figures.count)
+        else:  # the workers derive the alerts: watch the exchange
+            from .demo_broker import Tap
+
+            self.tap = Tap(self.config, self.figures.count)
+            self.tap.start()
+            if not self.tap.ready.wait(30):
+                raise ConfigError("alcyon demo --broker: could not bind a tap queue to the exchange within 30 s")
         mode = "embedded (no broker)" if self.config.embedded else "RabbitMQ"
         metrics = (f"metrics on http://127.0.0.1:{self.config.metrics_port}/metrics"
                    if self.config.metrics_port else "no metrics endpoint (metrics_port = 0)")
@@ -103,11 +138,16 @@ class DemoWatcher:
     def finished(self, runtime: Runtime, seconds: float) -> None:
         from .report import write_report
 
+        if self.tap is not None:
+            from .demo_broker import wait_drained
+
+            wait_drained(self.config, self.topology, self.tap, self.workers)
+            self.tap.stop()
         if self.display is not None:
             self.display.stop()
         dead_letters = self._keep_dead_letters(runtime)
         figures = self.figures.as_dict(runtime.rejected)
-        figures["seconds"] = round(seconds, 2)
+        figures["seconds"] = round(time.monotonic() - self.started_at, 2)  # sources' run plus the drain
         figures["mode"] = "embedded" if self.config.embedded else "rabbitmq"
         (self.out / "summary.json").write_text(json.dumps(figures, indent=1) + "\n")
         report = self.out / "report.html"
@@ -117,7 +157,7 @@ class DemoWatcher:
     def _keep_dead_letters(self, runtime: Runtime) -> str:
         """Embedded dead letters live in memory: written to ``dead-letters.jsonl``; RabbitMQ keeps its own."""
         if not self.config.embedded:
-            return "in RabbitMQ, alcyon.<name>.XQ queues (alcyon dlq list ais)"
+            return "in RabbitMQ, alcyon.source.ais.XQ and each processor's alcyon.<name>.XQ (alcyon dlq list ais)"
         path = self.out / "dead-letters.jsonl"
         queues = [*(p.queue for p in runtime.processors), *(s.queue for s in runtime.sources)]
         with path.open("w") as f:
