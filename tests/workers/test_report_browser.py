@@ -116,6 +116,7 @@ def test_report_renders_map_frames_and_chart_with_markers_where_the_alerts_are(d
             west, north, east, south = zones[marker["data-zone"]]
             assert west - 2 <= x <= east + 2 and north - 2 <= y <= south + 2, (marker, zones[marker["data-zone"]])
     assert len(page.having("polyline", "track")) >= 7  # the demo's seven vessels at least
+    assert page.having("path", "land")  # Natural Earth's coastline (the report extra, in the test extra)
 
     # the fire alert's trigger frame and the sequence: inline JPEGs, boxes where the detections were
     frames = page.having("svg", "frame")
@@ -148,7 +149,7 @@ def test_report_renders_map_frames_and_chart_with_markers_where_the_alerts_are(d
     image = Image.open(shot).convert("RGB")
     colours = {rgb for _, rgb in image.getcolors(maxcolors=1 << 24)}
     for name, rgb in {"entered marker": (0x1B, 0x9E, 0x3E), "exited marker": (0x1F, 0x6F, 0xD1),
-                      "map sea": (0xEA, 0xF3, 0xFB)}.items():
+                      "map sea": (0xEA, 0xF3, 0xFB), "land": (0xF4, 0xF0, 0xE6)}.items():
         assert rgb in colours, f"no {name} pixel in the screenshot"
     assert sum(1 for r, g, b in colours if r > 200 and g < 80 and b < 100) > 0  # boxes' red
     assert len(colours) > 5000  # photographs, not a blank page

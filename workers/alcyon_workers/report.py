@@ -3,8 +3,8 @@
 It reads the archive plugin's tables (``events``, ``emissions``; see ``alcyon_archive/schema.py``)
 with ``sqlite3`` or psycopg, never the plugin's code, and draws with plain inline SVG: the
 protected areas (the geofence plugin's bundled GeoJSON, or ``--zones``) with the vessel tracks
-and the alert markers on an equirectangular projection scaled to fit (no tile server, no
-coastline: none is packaged); the fire alerts' trigger frames (inline base64 JPEG) with their
+and the alert markers on an equirectangular projection scaled to fit (no tile server; the land
+from Natural Earth when installed, see :mod:`.land`); the fire alerts' trigger frames (inline base64 JPEG) with their
 boxes and the detection timeline; power over time per site with the totals.  No CDN, no
 external request: the file opens offline.
 """
@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from alcyon.errors import ConfigError
+
+from .land import SOURCE as LAND_SOURCE
+from .land import load_land
 
 GEOFENCE_KINDS = ("entered", "exited", "crossed", "dwell", "gap")
 #: Marker colour per geofence kind (also the legend).
@@ -124,6 +127,15 @@ class Projection:
         self.dx = (width - span_x * self.scale) / 2
         self.dy = (height - span_y * self.scale) / 2
 
+    def extent(self, width: int, height: int, margin: float = 0.1) -> tuple[float, float, float, float]:
+        """The (west, south, east, north) the whole drawing shows, ``margin`` wider each side."""
+        west = self.west - self.dx / (self.k * self.scale)
+        east = self.west + (width - self.dx) / (self.k * self.scale)
+        north = self.north + self.dy / self.scale
+        south = self.north - (height - self.dy) / self.scale
+        mx, my = (east - west) * margin, (north - south) * margin
+        return west - mx, south - my, east + mx, north + my
+
     def __call__(self, lon: float, lat: float) -> tuple[float, float]:
         return (round(self.dx + (lon - self.west) * self.k * self.scale, 1),
                 round(self.dy + (self.north - lat) * self.scale, 1))
@@ -143,10 +155,20 @@ def _zone_bounds(zone: dict[str, Any]) -> tuple[float, float, float, float]:
     return _bounds(((x, y) for polygon in zone["polygons"] for ring in polygon for x, y, *_ in ring), 0)
 
 
-def _path(rings: Iterable[Sequence[Sequence[float]]], project: Projection) -> str:
-    """An SVG path of rings, points closer than half a pixel dropped (the GeoJSON has thousands)."""
+def _path(rings: Iterable[Sequence[Sequence[float]]], project: Projection,
+          clip: tuple[float, float, float, float] | None = None) -> str:
+    """An SVG path of rings, points closer than half a pixel dropped (the GeoJSON has thousands).
+
+    With ``clip`` (a box larger than the map), rings outside it are left out and points are
+    pressed onto its edges: what is drawn inside the map is unchanged, the file much smaller.
+    """
     parts = []
     for ring in rings:
+        if clip is not None:
+            lons, lats = [p[0] for p in ring], [p[1] for p in ring]
+            if not _overlaps((min(lons), min(lats), max(lons), max(lats)), clip):
+                continue
+            ring = [(min(max(p[0], clip[0]), clip[2]), min(max(p[1], clip[1]), clip[3])) for p in ring]
         last, points = None, []
         for lon, lat, *_ in ring:
             xy = project(lon, lat)
@@ -160,11 +182,20 @@ def _path(rings: Iterable[Sequence[Sequence[float]]], project: Projection) -> st
 
 def svg_map(title: str, bounds: tuple[float, float, float, float], zones: list[dict[str, Any]],
             tracks: dict[str, list[tuple[float, float]]], alerts: list[dict[str, Any]],
+            land: Sequence[tuple[tuple[float, float, float, float], Sequence[Any]]] = (),
             width: int = 900, height: int = 560) -> str:
     project = Projection(bounds, width, height)
     out = [f'<svg class="map" role="img" aria-label="{html.escape(title)}" viewBox="0 0 {width} {height}" '
            f'width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">',
-           f'<rect width="{width}" height="{height}" fill="#eaf3fb"/>', '<g class="zones">']
+           f'<rect width="{width}" height="{height}" fill="#eaf3fb"/>', '<g class="land">']
+    clip = project.extent(width, height)
+    for box, rings in land:
+        if _overlaps(box, clip):
+            d = _path(rings, project, clip)
+            if d:
+                out.append(f'<path class="land" d="{d}" fill="#f4f0e6" stroke="#b9ad95" stroke-width="0.8" '
+                           'fill-rule="evenodd"/>')
+    out.append('</g><g class="zones">')
     for zone in zones:
         if _overlaps(_zone_bounds(zone), bounds):
             d = _path((ring for polygon in zone["polygons"] for ring in polygon), project)
@@ -225,7 +256,8 @@ def regions(alerts: list[dict[str, Any]], radius: float = 1.5) -> list[list[dict
     return groups
 
 
-def maps_section(archive: Archive, zones: list[dict[str, Any]], zones_note: str) -> str:
+def maps_section(archive: Archive, zones: list[dict[str, Any]], zones_note: str,
+                 land: Sequence[tuple[tuple[float, float, float, float], Sequence[Any]]] = ()) -> str:
     alerts = archive.events("geofence.%")
     tracks: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for position in archive.events("ais.position"):
@@ -238,13 +270,13 @@ def maps_section(archive: Archive, zones: list[dict[str, Any]], zones_note: str)
     if not points:
         out.append("<p>No geofence alert in this archive.</p></section>")
         return "".join(out)
-    out.append(svg_map("All alerts", _bounds(points, 0.6), zones, tracks, alerts))
+    out.append(svg_map("All alerts", _bounds(points, 0.6), zones, tracks, alerts, land))
     for group in regions(alerts):
         names = sorted({a["data"].get("zone_name") for a in group if a["data"].get("zone_name")})
         title = ", ".join(names) or "alerts"
         out.append(f"<h3>{html.escape(title)}</h3>")
         out.append(svg_map(title, _bounds([(a["data"]["lon"], a["data"]["lat"]) for a in group], 0.12),
-                           zones, tracks, group, height=480))
+                           zones, tracks, group, land, height=480))
     out.append(_alert_table(alerts))
     out.append("</section>")
     return "".join(out)
@@ -458,16 +490,21 @@ def write_report(archive_url: str, out: Path, *, summary: dict[str, Any] | None 
     try:
         zones_path = zones or bundled_zones()
         zone_list = load_zones(zones_path)
-        zones_note = (f"Protected areas: {len(zone_list)} from {zones_path.name}; no coastline (none is packaged "
-                      "offline), so the sea is everything outside them." if zone_list
+        land = load_land()
+        zones_note = (f"Protected areas: {len(zone_list)} from {zones_path.name}." if zone_list
                       else "No zones file found (give --zones FILE): tracks and markers only.")
+        zones_note += (f" The {LAND_SOURCE}." if land else
+                       " No coastline (pip install \"alcyon[report]\" for Natural Earth's): the zones alone.")
+        beside = Path(archive_url.removeprefix("sqlite:///")).with_name("summary.json")  # the demo's
+        if summary is None and not archive_url.startswith("postgres") and beside.is_file():
+            summary = json.loads(beside.read_text())
         figures = summary or counts_from_archive(archive)
         generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         page = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>alcyon report</title>"
                 f"<style>{STYLE}</style></head><body><h1>alcyon report</h1>"
                 f'<p class="note">Generated {generated} from the archive {html.escape(_shown(archive_url))}. '
                 "Alerts, positions, detections and emissions records as the archive kept them.</p>"
-                f"{counts_section(figures)}{maps_section(archive, zone_list, zones_note)}{fire_section(archive)}"
+                f"{counts_section(figures)}{maps_section(archive, zone_list, zones_note, land)}{fire_section(archive)}"
                 f"{emissions_section(archive)}<script>{SCRIPT}</script></body></html>\n")
     finally:
         archive.close()
