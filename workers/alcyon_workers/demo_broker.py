@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping, Sequence
 from alcyon.amqp import blocking_channel, parameters_from_config
 from alcyon.codec import decode_batch
 from alcyon.config import Config
-from alcyon.errors import ConfigError
+from alcyon.errors import BrokerError, ConfigError
 from alcyon.events import Event
 from alcyon.logs import get_logger
 from alcyon.topology import Topology
@@ -129,13 +129,19 @@ def wait_drained(config: Config, topology: Topology, tap: Tap, workers: Workers,
                  timeout_s: float = 300.0) -> None:
     """Until the processors' queues are empty and nothing new went by for ``quiet_s`` (in-flight work
     is unacknowledged, not counted in a queue's depth: the quiet spell covers it)."""
+    import pika.exceptions
+
     deadline = time.monotonic() + timeout_s
-    with blocking_channel(parameters_from_config(config)) as channel:
-        while time.monotonic() < deadline:
-            if workers.failed():
-                raise ConfigError(f"demo worker(s) {', '.join(workers.failed())} exited: see {workers.log.name}")
-            depth = sum(channel.queue_declare(q, passive=True).method.message_count for q in topology.queues)
-            if depth == 0 and time.monotonic() - tap.last_seen >= quiet_s:
-                return
-            time.sleep(0.3)
+    try:
+        with blocking_channel(parameters_from_config(config)) as channel:
+            while time.monotonic() < deadline:
+                if workers.failed():
+                    raise ConfigError(f"demo worker(s) {', '.join(workers.failed())} exited: see {workers.log.name}")
+                depth = sum(channel.queue_declare(q, passive=True).method.message_count for q in topology.queues)
+                if depth == 0 and time.monotonic() - tap.last_seen >= quiet_s:
+                    return
+                time.sleep(0.3)
+    except pika.exceptions.AMQPError as exc:
+        raise BrokerError(f"alcyon demo --broker: lost RabbitMQ while the workers were processing ({exc!r}); "
+                          "the summary would be partial: run it again") from None
     raise TimeoutError(f"the demo's workers did not drain their queues within {timeout_s:.0f} s")
