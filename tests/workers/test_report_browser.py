@@ -126,12 +126,14 @@ def test_report_renders_map_frames_and_chart_with_markers_where_the_alerts_are(d
     boxes_by_frame = [sum(1 for _, a, svg in page.having("rect", "box") if svg == frame[2]) for frame in frames]
     assert boxes_by_frame == [len(d["boxes"]) for d in detections] and sum(boxes_by_frame) > 0
     [trigger] = page.having("svg", "trigger-frame")
-    images = [a["href"] for tag, a, svg in page.items if tag == "image" and svg in {trigger[2], *(f[2] for f in frames)}]
+    pictures = {trigger[2], *(f[2] for f in frames)}
+    images = [a["href"] for tag, a, svg in page.items if tag == "image" and svg in pictures]
     assert len(images) == 17 and all(h.startswith("data:image/jpeg;base64,/9j/") for h in images)
     assert page.having("g", "seq-alert") and page.having("g", "seq-alert-end")
 
     # the emissions chart: a line per site, the gap shaded, the totals
-    assert sorted(a["data-site"] for _, a, _ in page.having("polyline", "series")) == ["asso-lorient", "nl-ams", "par-2"]
+    sites = sorted(a["data-site"] for _, a, _ in page.having("polyline", "series"))
+    assert sites == ["asso-lorient", "nl-ams", "par-2"]
     assert len(page.having("rect", "gap")) == 1 and page.having("table", "totals")
 
     # what it looks like: the screenshot shows the markers, the boxes' red and the zones' green

@@ -34,8 +34,8 @@ DEMO_PLUGINS = ("geofence", "notify", "fire", "emissions", "archive")
 ARCHIVED = ["geofence.*", "*.alert", "*.alert.#", "emissions.record", "emissions.gap", "ais.position",
             "fire.detection"]
 #: The files of a run directory, removed before a new run (nothing else in it is touched).
-RUN_FILES = ("archive.sqlite", "archive.sqlite-wal", "archive.sqlite-shm", "blobs", "alerts.jsonl", "alerts-evidence", "dead-letters.jsonl", "summary.json",
-             "report.html", "workers.log")
+RUN_FILES = ("archive.sqlite", "archive.sqlite-wal", "archive.sqlite-shm", "blobs", "alerts.jsonl", "alerts-evidence",
+             "dead-letters.jsonl", "summary.json", "report.html", "workers.log")
 
 
 def demo_overlay(out: Path) -> dict[str, dict[str, Any]]:

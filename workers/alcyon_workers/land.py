@@ -22,17 +22,18 @@ Bounds = tuple[float, float, float, float]
 Ring = Sequence[Sequence[float]]
 
 
-def land_file() -> Path | None:
-    spec = importlib.util.find_spec(PACKAGE)
+def package_file(package: str, *parts: str) -> Path | None:
+    """A data file inside an installed package, found without importing the package, or None."""
+    spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         return None
-    path = Path(list(spec.submodule_search_locations)[0]) / SHAPEFILE
+    path = Path(list(spec.submodule_search_locations)[0]).joinpath(*parts)
     return path if path.is_file() else None
 
 
 def load_land() -> list[tuple[Bounds, list[Ring]]]:
     """Every country as (bounds, rings), or ``[]`` when the data or pyshp is not installed."""
-    path = land_file()
+    path = package_file(PACKAGE, SHAPEFILE)
     try:
         import shapefile
     except ImportError:

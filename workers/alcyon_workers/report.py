@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import html
-import importlib.util
 import json
 import math
 from collections import Counter, defaultdict
@@ -24,7 +23,7 @@ from typing import Any, Iterable, Sequence
 from alcyon.errors import ConfigError
 
 from .land import SOURCE as LAND_SOURCE
-from .land import load_land
+from .land import load_land, package_file
 
 GEOFENCE_KINDS = ("entered", "exited", "crossed", "dwell", "gap")
 #: Marker colour per geofence kind (also the legend).
@@ -88,11 +87,7 @@ def _utc(seconds: float, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
 
 def bundled_zones() -> Path | None:
     """The geofence plugin's bundled protected areas, found without importing the plugin."""
-    spec = importlib.util.find_spec("alcyon_geofence")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "french_mpas.geojson"
-    return path if path.is_file() else None
+    return package_file("alcyon_geofence", "data", "french_mpas.geojson")
 
 
 def load_zones(path: Path | None) -> list[dict[str, Any]]:
@@ -320,7 +315,8 @@ def fire_section(archive: Archive) -> str:
         out.append("<p>No fire alert in this archive.</p>")
     for alert in starts:
         d = alert["data"]
-        out.append(f'<div class="fire-alert"><h3>{html.escape(d["camera"])}{" / " + html.escape(d["pose"]) if d.get("pose") else ""}'
+        where = d["camera"] + (f" / {d['pose']}" if d.get("pose") else "")
+        out.append(f'<div class="fire-alert"><h3>{html.escape(where)}'
                    f' - smoke at {_utc(alert["time"])} UTC, bearing {d.get("bearing", 0):.1f} deg '
                    f'(camera azimuth {d.get("azimuth", 0):.0f}, field of view {d.get("fov", 0):.0f})</h3>')
         # the trigger image carries its boxes, drawn by the fire plugin
@@ -336,7 +332,9 @@ def fire_section(archive: Archive) -> str:
         out.append('<div class="frames">')
         for frame in frames:
             d = frame["data"]
-            out.append(f'<figure>{framed(_blob(d.get("jpeg")), d.get("width", 1), d.get("height", 1), d.get("boxes", []), 180, "frame")}'
+            picture = framed(_blob(d.get("jpeg")), d.get("width", 1), d.get("height", 1), d.get("boxes", []), 180,
+                             "frame")
+            out.append(f'<figure>{picture}'
                        f'<figcaption>{_utc(frame["time"], "%H:%M:%S")} - {len(d.get("boxes", []))} box(es)'
                        f'</figcaption></figure>')
         out.append("</div>")
@@ -353,7 +351,8 @@ def _timeline(frames: list[dict[str, Any]], alerts: list[dict[str, Any]], width:
     def x(t: float) -> float:
         return round(20 + (t - start) / span * (width - 40 - cell), 1)
 
-    out = [f'<svg class="timeline" viewBox="0 0 {width} 90" width="{width}" height="90" xmlns="http://www.w3.org/2000/svg">']
+    out = [f'<svg class="timeline" viewBox="0 0 {width} 90" width="{width}" height="90" '
+           'xmlns="http://www.w3.org/2000/svg">']
     for frame in frames:
         scores = frame["data"].get("scores", [])
         level = max(scores) if scores else 0.0
@@ -364,11 +363,13 @@ def _timeline(frames: list[dict[str, Any]], alerts: list[dict[str, Any]], width:
         kind = alert["type"].split(".", 1)[1]
         colour = {"alert": "#d11f3a", "alert.update": "#e8760a", "alert.end": "#1b9e3e"}.get(kind, "#000")
         ax = x(alert["time"]) + cell / 2
-        out.append(f'<g class="seq-{kind.replace(".", "-")}"><line x1="{ax}" y1="14" x2="{ax}" y2="74" stroke="{colour}" '
-                   f'stroke-width="2"/><text x="{ax + 3}" y="24" font-size="12" fill="{colour}">{html.escape(alert["type"])}'
+        out.append(f'<g class="seq-{kind.replace(".", "-")}"><line x1="{ax}" y1="14" x2="{ax}" y2="74" '
+                   f'stroke="{colour}" stroke-width="2"/><text x="{ax + 3}" y="24" font-size="12" fill="{colour}">'
+                   f'{html.escape(alert["type"])}'
                    f'</text></g>')
     out.append(f'<text x="20" y="86" font-size="11" fill="#555">{_utc(start, "%H:%M:%S")}</text>'
-               f'<text x="{width - 20}" y="86" font-size="11" fill="#555" text-anchor="end">{_utc(end, "%H:%M:%S")} UTC</text>'
+               f'<text x="{width - 20}" y="86" font-size="11" fill="#555" text-anchor="end">'
+               f'{_utc(end, "%H:%M:%S")} UTC</text>'
                '</svg>')
     return "".join(out)
 
@@ -421,7 +422,8 @@ def emissions_section(archive: Archive, width: int = 900, height: int = 320) -> 
                    f'stroke="{colour}" stroke-width="1.5"><title>{html.escape(site)}</title></polyline>'
                    f'<text x="{left + 10 + 150 * i}" y="14" font-size="12" fill="{colour}">{html.escape(site)}</text>')
     out.append(f'<text x="4" y="{height - 10}" font-size="11" fill="#555">UTC</text></svg>')
-    body = "".join(f"<tr><td>{html.escape(site)}</td><td>{totals_j[site] / 3.6e6:.4f}</td><td>{totals_j[site] / 1000:.1f}"
+    body = "".join(f"<tr><td>{html.escape(site)}</td><td>{totals_j[site] / 3.6e6:.4f}</td>"
+                   f"<td>{totals_j[site] / 1000:.1f}"
                    f"</td><td>{totals_g[site]:.3f}</td></tr>" for site in sorted(totals_j))
     out.append(f'<table class="totals"><tr><th>site</th><th>kWh</th><th>kJ</th><th>g CO2e</th></tr>{body}'
                f'<tr class="total"><td>total</td><td>{sum(totals_j.values()) / 3.6e6:.4f}</td>'
@@ -459,7 +461,8 @@ def counts_section(f: dict[str, Any]) -> str:
              ("CO2e (g)", f"{sum(f['co2e_g'].values()):.1f}")]
     if "rejected" in f:
         cells.append(("inputs rejected", sum(f["rejected"].values())))
-    tiles = "".join(f'<div class="tile"><b>{html.escape(str(v))}</b><span>{html.escape(k)}</span></div>' for k, v in cells)
+    tiles = "".join(f'<div class="tile"><b>{html.escape(str(v))}</b><span>{html.escape(k)}</span></div>'
+                    for k, v in cells)
     kinds = ", ".join(f"{html.escape(k)} {v}" for k, v in f["alerts"].items()) or "none"
     rejected = (", ".join(f"{html.escape(k)} {v}" for k, v in f["rejected"].items()) or "none") if "rejected" in f \
         else "not in the archive (see the run's summary)"
@@ -470,8 +473,10 @@ def counts_section(f: dict[str, Any]) -> str:
 STYLE = """body{font:15px/1.45 system-ui,sans-serif;margin:24px auto;max-width:940px;color:#263238}
 h1{margin-bottom:0}h2{border-bottom:1px solid #cfd8dc;margin-top:36px}.tiles{display:flex;flex-wrap:wrap;gap:10px}
 .tile{background:#eceff1;border-radius:6px;padding:10px 14px;min-width:110px}.tile b{display:block;font-size:24px}
-.tile span{font-size:12px;color:#546e7a}svg.map,svg.chart,svg.timeline{border:1px solid #cfd8dc;max-width:100%;height:auto}
-.frames{display:flex;flex-wrap:wrap;gap:6px}figure{margin:0;font-size:11px;text-align:center}table{border-collapse:collapse;
+.tile span{font-size:12px;color:#546e7a}
+svg.map,svg.chart,svg.timeline{border:1px solid #cfd8dc;max-width:100%;height:auto}
+.frames{display:flex;flex-wrap:wrap;gap:6px}figure{margin:0;font-size:11px;text-align:center}
+table{border-collapse:collapse;
 margin:10px 0}td,th{border-bottom:1px solid #eceff1;padding:3px 10px;text-align:left}.key{margin-right:10px}
 .marker{cursor:pointer}.marker.selected circle{stroke:#000;stroke-width:3}.note{color:#546e7a;font-size:13px}"""
 
