@@ -71,6 +71,21 @@ def expected_emissions() -> tuple[dict[str, float], dict[str, float]]:
     return energy, co2e
 
 
+def scrape_while_running(process: subprocess.Popen, port: int) -> str:
+    """The last /metrics page the demo served before it exited ('' if none)."""
+    import urllib.request
+
+    page = ""
+    while process.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+                page = response.read().decode()
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return page
+
+
 def check_summary(stdout: str, out: Path, embedded: bool = True) -> dict:
     """The printed summary and summary.json say what the bundled data holds."""
     figures = json.loads((out / "summary.json").read_text())
@@ -126,10 +141,15 @@ def test_demo_installed_in_a_fresh_venv_summarises_the_bundled_data(tmp_path):
     assert located.startswith(str(venv)), located  # the installed copy, not the checkout
 
     started = time.monotonic()
-    result = subprocess.run([str(venv / "bin" / "alcyon"), "demo"], cwd=work, env=env, capture_output=True,
-                            text=True, timeout=300)
+    with open(tmp_path / "out.txt", "w") as out, open(tmp_path / "err.txt", "w") as err:  # files: no pipe to fill
+        process = subprocess.Popen([str(venv / "bin" / "alcyon"), "demo"], cwd=work, env=env, stdout=out, stderr=err)
+        scraped = scrape_while_running(process, int(env["ALCYON_METRICS_PORT"]))
+        process.wait(300)
     wall = time.monotonic() - started
+    result = subprocess.CompletedProcess(process.args, process.returncode, (tmp_path / "out.txt").read_text(),
+                                         (tmp_path / "err.txt").read_text())
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "alcyon_source_events_total" in scraped  # it serves metrics while it runs
     print(f"alcyon demo wall time (fresh venv, install excluded): {wall:.1f} s")
     figures = check_summary(result.stdout, work / "alcyon-demo")
     html = (work / "alcyon-demo" / "report.html").read_text()
