@@ -17,7 +17,8 @@ DESCRIPTION = """\
 alcyon routes sensor events (camera frames, AIS pings, power samples) to plugin processors.
 
 With no broker configured everything runs in one process (the embedded mode):
-  alcyon run --until-idle        replay the bundled sources, process, print a summary
+  alcyon demo                    the three pipelines over the bundled data: progress, summary, report
+  alcyon run --until-idle        replay the configured sources, process, print a summary
 With RabbitMQ (ALCYON_BROKER_URL=amqp://user:pass@host:5672/):
   alcyon topology --apply        declare the exchange, queues and bindings
   alcyon worker -p geofence      run processors, scale by starting more workers
