@@ -212,14 +212,16 @@ def test_on_a_terminal_the_demo_draws_progress_and_human_logs_and_piped_it_logs_
     assert "same type twice" not in plain and "run_started" not in plain
     check_summary(plain.replace("\r\n", "\n"), tmp_path / "tty")
 
-    piped = subprocess.run(command[:-1] + [str(tmp_path / "piped")], cwd=tmp_path, env=env, capture_output=True,
-                           text=True, timeout=120)
+    # a broker in the environment (an operator's shell) does not make it distributed: --broker does
+    piped = subprocess.run(command[:-1] + [str(tmp_path / "piped")], cwd=tmp_path, capture_output=True, text=True,
+                           env={**env, "ALCYON_BROKER_URL": "amqp://nobody:wrong@127.0.0.1:1/"}, timeout=120)
     assert piped.returncode == 0, piped.stderr[-3000:]
     logs = [json.loads(line) for line in piped.stderr.splitlines()]  # every line is JSON
     assert sum(1 for line in logs if line["event"] == "input_rejected") == 124  # one each, for machines
     assert any(line["event"] == "run_started" for line in logs)
     assert "source ais" not in piped.stderr and "\x1b[" not in piped.stderr + piped.stdout
     check_summary(piped.stdout, tmp_path / "piped")
+    assert "embedded mode" in piped.stdout
 
 
 DEMO_QUEUES = ("alcyon.geofence", "alcyon.fire-detect", "alcyon.fire-alert", "alcyon.emissions", "alcyon.notify",
@@ -281,3 +283,11 @@ def test_demo_on_rabbitmq_starts_its_workers_and_says_the_same(tmp_path, broker_
     finally:
         queue_depths(broker_url, ("alcyon.geofence",), purge=True)
     assert refused.returncode == 2 and "alcyon.geofence (1) already hold messages" in refused.stderr
+
+
+def test_the_demo_names_the_plugins_it_misses(tmp_path):
+    env = {**os.environ, "ALCYON_METRICS_PORT": "0", "ALCYON_LOAD_PLUGINS": "geofence=alcyon_geofence.plugin,notify=alcyon_notify.plugin"}
+    result = subprocess.run([sys.executable, "-m", "alcyon.cli", "demo", "-o", str(tmp_path / "run")], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "not installed: fire, emissions, archive (pip install \"alcyon[all]\")" in result.stderr

@@ -72,8 +72,7 @@ def run_demo(config: Config, out: Path, broker: str | None = None) -> int:
         path = out / name
         shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     os.environ.pop("ALCYON_ARCHIVE_URL", None)  # it would win over the run directory's archive
-    if broker:
-        config = config.replace(broker_url=broker)
+    config = config.replace(broker_url=broker or "")  # embedded unless asked: whatever ALCYON_BROKER_URL says
     overlay = demo_overlay(out)
     config = demo_config(config, overlay)
     host = PluginHost(config).load_entry_points()
