@@ -1,4 +1,4 @@
-"""The metric names alcyon, its notify and emissions plugins and dramatiq expose, and the ones a PromQL text uses."""
+"""The metric names alcyon, its notify, emissions and fire plugins and dramatiq expose, and the ones a PromQL text uses."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from alcyon.metrics import metrics
 from alcyon_geofence.metrics import geofence_metrics
 from alcyon_notify.metrics import metrics as notify_metrics
 from alcyon_emissions.metrics import emissions_metrics, power_source_metrics
-metrics(); notify_metrics(); geofence_metrics(); emissions_metrics(); power_source_metrics()
+from alcyon_fire.metrics import fire_metrics
+metrics(); notify_metrics(); geofence_metrics(); emissions_metrics(); power_source_metrics(); fire_metrics()
 names = set()
 for family in prometheus_client.REGISTRY.collect():
     if not family.name.startswith(("alcyon_", "process_")):  # process_*: alcyon.metrics.registry() adds them

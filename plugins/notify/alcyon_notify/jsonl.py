@@ -12,6 +12,11 @@ without ``copytruncate``) needs no signal, and ``fsync`` (on by default) makes t
 durable before the input is acknowledged.  Deduplication is the ledger's: a redelivered
 alert is not appended twice (unless the worker died between the write and the ledger
 update; the ``id`` of each line identifies such a rare repeat).
+
+Binary evidence (a fire alert's trigger JPEG) is written beside the file, in
+``<stem>-evidence/<sha256>.jpg`` (``alerts-evidence/`` for ``alerts.jsonl``), before the line
+that names it by its digest; written once (content-addressed), atomically (temporary file,
+then rename).  ``jsonl_evidence = false`` keeps only the digests.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any
 from alcyon import ConfigError, Event
 
 from .errors import SinkError
+from .payload import evidence_name
 from .settings import JSONL_SINK
 
 
@@ -30,10 +36,12 @@ class JsonLinesSink:
     name = JSONL_SINK
     timeout_s = 5.0
 
-    def __init__(self, path: Path, *, fsync: bool = True, binary: str = "digest") -> None:
+    def __init__(self, path: Path, *, fsync: bool = True, binary: str = "digest", evidence: bool = True) -> None:
         self.path = path.absolute()  # the working directory at start-up, whatever happens to it later
         self.fsync = fsync
         self.binary = binary
+        self.evidence_dir = self.path.parent / f"{self.path.stem}-evidence" if evidence and binary == "digest" \
+            else None
 
     def __repr__(self) -> str:
         return f"JsonLinesSink({str(self.path)!r})"
@@ -54,6 +62,9 @@ class JsonLinesSink:
         """Append ``body`` and a newline in one write; raise :class:`SinkError` (retryable) on failure."""
         line = body + b"\n"
         try:
+            if self.evidence_dir is not None:
+                for blob in _blobs(event.data):
+                    self._keep(blob)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
             try:
                 written = os.write(fd, line)
@@ -67,3 +78,27 @@ class JsonLinesSink:
         except OSError as error:
             raise SinkError(f"JSON-lines file {self.path}: {error.strerror or error}", retryable=True) from None
         return {"bytes": len(line)}
+
+    def _keep(self, blob: bytes) -> None:
+        target = self.evidence_dir / evidence_name(blob)  # type: ignore[operator]
+        if target.exists():
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(f".{os.getpid()}.part")
+        with open(partial, "wb") as out:
+            out.write(blob)
+            if self.fsync:
+                out.flush()
+                os.fsync(out.fileno())
+        os.replace(partial, target)
+
+
+def _blobs(value: Any) -> list[bytes]:
+    """Every bytes value in an event's data (the data itself, or nested in objects and lists)."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return [bytes(value)]
+    if isinstance(value, dict):
+        return [b for v in value.values() for b in _blobs(v)]
+    if isinstance(value, (list, tuple)):
+        return [b for v in value for b in _blobs(v)]
+    return []

@@ -15,9 +15,12 @@ Bytes never break the JSON.  Events carry binary evidence as raw bytes (a JPEG c
     "sha256": "<hex>"}}``.
 ``digest`` (the JSON-lines file's default)
     bytes become ``{"$binary": {"size": n, "sha256": "<hex>"}}``: the evidence is identified
-    but not copied (the file stays small; the image is wherever the source kept it).  When
-    the whole ``data`` was bytes, the descriptor also keeps its ``contenttype`` and
-    ``datacontenttype`` becomes ``application/json``.
+    but not copied into the line (the file stays small; the JSON-lines sink writes the bytes
+    beside it, named :func:`evidence_name`).  When the whole ``data`` was bytes, the
+    descriptor also keeps its ``contenttype`` and ``datacontenttype`` becomes ``application/json``.
+``link:<base URL>`` (a webhook's ``binary = "link"`` with ``link_base``)
+    as ``digest``, plus ``"href": "<base URL><sha256>.jpg"``: where the receiver fetches the
+    image (a web server over the directory the JSON-lines sink writes evidence to).
 
 Other values JSON cannot carry are made explicit, never silently dropped: tuples become
 lists, datetimes RFC 3339 strings, non-finite floats ``null``, non-string keys strings.
@@ -36,10 +39,18 @@ from alcyon import Event, format_time
 
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 BINARY_KEY = "$binary"
+LINK = "link:"
+_SUFFIXES = ((b"\xff\xd8\xff", ".jpg"), (b"\x89PNG", ".png"))
+
+
+def evidence_name(data: bytes) -> str:
+    """The file name of a piece of binary evidence: its sha256 and a suffix from its magic bytes."""
+    suffix = next((s for magic, s in _SUFFIXES if data.startswith(magic)), ".bin")
+    return hashlib.sha256(data).hexdigest() + suffix
 
 
 def envelope(event: Event, binary: str = "base64") -> dict[str, Any]:
-    """The alert as a CloudEvents JSON object, bytes handled per ``binary`` (``base64`` or ``digest``)."""
+    """The alert as a CloudEvents JSON object, bytes handled per ``binary`` (``base64``, ``digest``, ``link:<base>``)."""
     out = event.to_dict()
     data = out.pop("data")
     if isinstance(data, (bytes, bytearray, memoryview)):
@@ -47,7 +58,7 @@ def envelope(event: Event, binary: str = "base64") -> dict[str, Any]:
         if binary == "base64":
             out["data_base64"] = base64.b64encode(data).decode("ascii")
         else:
-            out["data"] = {BINARY_KEY: {**_digest(data), "contenttype": out["datacontenttype"]}}
+            out["data"] = {BINARY_KEY: {**_described(data, binary), "contenttype": out["datacontenttype"]}}
             out["datacontenttype"] = "application/json"
     elif data is not None:
         out["data"] = _jsonable(data, binary)
@@ -66,17 +77,22 @@ def _digest(data: bytes) -> dict[str, Any]:
     return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
+def _described(data: bytes, binary: str) -> dict[str, Any]:
+    described = _digest(data)
+    if binary == "base64":
+        return {"base64": base64.b64encode(data).decode("ascii"), **described}
+    if binary.startswith(LINK):
+        described["href"] = binary[len(LINK):] + evidence_name(data)
+    return described
+
+
 def _jsonable(value: Any, binary: str) -> Any:
     if value is None or isinstance(value, (str, bool, int)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, (bytes, bytearray, memoryview)):
-        data = bytes(value)
-        described = _digest(data)
-        if binary == "base64":
-            described = {"base64": base64.b64encode(data).decode("ascii"), **described}
-        return {BINARY_KEY: described}
+        return {BINARY_KEY: _described(bytes(value), binary)}
     if isinstance(value, dict):
         return {k if isinstance(k, str) else _key(k): _jsonable(v, binary) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):

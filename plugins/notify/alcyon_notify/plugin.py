@@ -31,6 +31,7 @@ Configuration (``alcyon.toml``; every key also as ``ALCYON_NOTIFY__<KEY>``)::
     jsonl_path = "alerts.jsonl"               # "" turns the file off
     jsonl_fsync = true
     jsonl_binary = "digest"                   # bytes in data: size + sha256 ("base64" to copy them)
+    jsonl_evidence = true                     # and the bytes themselves in alerts-evidence/<sha256>.jpg
     ledger_ttl_s = 604800                     # 7 days
     max_retries = 14
     retry_min_backoff_ms = 2000
@@ -46,7 +47,8 @@ Configuration (``alcyon.toml``; every key also as ``ALCYON_NOTIFY__<KEY>``)::
     url = "${file:/run/secrets/firewatch_url}"  # a secret URL (e.g. a chat webhook) from a file
     ca_file = "/etc/alcyon/private-ca.pem"    # trust this CA bundle instead of the system's
     verify_tls = true                         # the default; false is logged as a warning
-    binary = "base64"                         # the default for webhooks (CloudEvents data_base64)
+    binary = "base64"                         # the default for webhooks (CloudEvents data_base64); or
+                                              # "link" + link_base = "https://.../evidence/": an href
 
 ``${env:NAME}`` and ``${file:/path}`` may appear in ``url`` and header values; the values they
 resolve to, credential-like headers (Authorization, Cookie, *token*, *key*, ...) and URL
@@ -118,7 +120,8 @@ def alcyon_startup(config: Mapping[str, Any]) -> None:
 def build_sinks(settings: NotifySettings) -> list[Any]:
     sinks: list[Any] = []
     if settings.jsonl_path is not None:
-        sinks.append(JsonLinesSink(settings.jsonl_path, fsync=settings.jsonl_fsync, binary=settings.jsonl_binary))
+        sinks.append(JsonLinesSink(settings.jsonl_path, fsync=settings.jsonl_fsync, binary=settings.jsonl_binary,
+                                   evidence=settings.jsonl_evidence))
     sinks.extend(WebhookSink(w) for w in settings.webhooks)
     return sinks
 

@@ -26,10 +26,11 @@ from .credentials import is_sensitive_header
 DEFAULT_SUBSCRIBE = ["*.alert.#", "geofence.*"]
 DEFAULT_LEDGER_TTL_S = 7 * 86_400.0
 BINARY_MODES = ("base64", "digest")
+WEBHOOK_BINARY_MODES = (*BINARY_MODES, "link")
 JSONL_SINK = "jsonl"
 
 _SINK_NAME = re.compile(r"^[a-z][a-z0-9_\-]{0,62}$")
-_WEBHOOK_KEYS = {"url", "headers", "timeout_s", "verify_tls", "ca_file", "types", "binary"}
+_WEBHOOK_KEYS = {"url", "headers", "timeout_s", "verify_tls", "ca_file", "types", "binary", "link_base"}
 
 OPTIONS = [
     Option("subscribe", list, DEFAULT_SUBSCRIBE,
@@ -41,6 +42,8 @@ OPTIONS = [
     Option("jsonl_path", str, "alerts.jsonl",
            "append every alert as one JSON line to this file (relative to the working directory); empty: off"),
     Option("jsonl_fsync", bool, True, "fsync the JSON-lines file after each alert (else flushed to the OS only)"),
+    Option("jsonl_evidence", bool, True,
+           "write binary evidence (a fire alert's JPEG) beside the JSON-lines file, in <stem>-evidence/<sha256>.jpg"),
     Option("jsonl_binary", str, "digest",
            "bytes in alert data, in the JSON-lines file: 'digest' (size and sha256) or 'base64'"),
     Option("ledger_ttl_s", (int, float), DEFAULT_LEDGER_TTL_S,
@@ -65,6 +68,8 @@ class WebhookSettings:
     ca_file: str = ""
     types: tuple[str, ...] = ()
     binary: str = "base64"
+    #: With ``binary = "link"``: the URL prefix of the evidence (``<link_base><sha256>.jpg``).
+    link_base: str = ""
     #: Values to scrub from any text about this webhook (resolved references, credential headers).
     secrets: tuple[str, ...] = dataclasses.field(default=(), repr=False)
 
@@ -82,6 +87,7 @@ class NotifySettings:
     jsonl_path: Path | None
     jsonl_fsync: bool
     jsonl_binary: str
+    jsonl_evidence: bool
     ledger_ttl_s: float
     max_retries: int
     retry_min_backoff_ms: int
@@ -115,6 +121,7 @@ def parse(config: Mapping[str, Any], env: Mapping[str, str] | None = None) -> No
         jsonl_path=Path(jsonl) if jsonl else None,
         jsonl_fsync=config["jsonl_fsync"],
         jsonl_binary=binary,
+        jsonl_evidence=config["jsonl_evidence"],
         ledger_ttl_s=ttl,
         max_retries=config["max_retries"],
         retry_min_backoff_ms=config["retry_min_backoff_ms"],
@@ -183,12 +190,17 @@ def _webhook(name: Any, table: Any, env: Mapping[str, str] | None) -> WebhookSet
     if ca_file and not os.path.isfile(ca_file):
         raise ConfigError(f"{where} ca_file: no such file {ca_file}")
     types = tuple(_patterns(convert(table.get("types", []), list, f"{where} types"), f"{where} types"))
+    binary = _choice(table.get("binary", "base64"), WEBHOOK_BINARY_MODES, f"{where} binary")
+    link_base = convert(table.get("link_base", ""), str, f"{where} link_base")
+    if (binary == "link") != bool(link_base) or (link_base and not link_base.startswith(("http://", "https://"))):
+        raise ConfigError(f"{where} link_base: binary = \"link\" needs link_base, the http(s) URL prefix where "
+                          f"the evidence is served (e.g. https://alerts.example.org/evidence/), and only then")
     for secret in secrets:
         mask_secret(secret)
     return WebhookSettings(
         name=name, url=url, headers=headers, timeout_s=float(timeout),
         verify_tls=convert(table.get("verify_tls", True), bool, f"{where} verify_tls"), ca_file=ca_file,
-        types=types, binary=_choice(table.get("binary", "base64"), BINARY_MODES, f"{where} binary"),
+        types=types, binary=binary, link_base=link_base,
         secrets=tuple(dict.fromkeys(s for s in secrets if s)),
     )
 

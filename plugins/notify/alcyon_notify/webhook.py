@@ -33,7 +33,7 @@ from alcyon import ConfigError, Event, redact_text, topic_matches as matches
 
 from . import __version__
 from .errors import SinkError
-from .payload import CONTENT_TYPE
+from .payload import CONTENT_TYPE, LINK
 from .settings import WebhookSettings
 
 RETRYABLE_4XX = (408, 429)
@@ -52,7 +52,7 @@ class WebhookSink:
     def __init__(self, settings: WebhookSettings) -> None:
         self.settings = settings
         self.name = settings.name
-        self.binary = settings.binary
+        self.binary = f"{LINK}{settings.link_base}" if settings.binary == "link" else settings.binary
         self.timeout_s = settings.timeout_s
         try:
             context = ssl.create_default_context(cafile=settings.ca_file or None)

@@ -68,6 +68,8 @@ def test_a_webhook_table(tmp_path, monkeypatch):
     ({"webhooks": {"jsonl": {"url": "https://x/"}}}, "and not 'jsonl'"),
     ({"webhooks": {"a": {"url": "https://x/", "timeout_s": 0}}}, "timeout_s: must be in (0, 300]"),
     ({"webhooks": {"a": {"url": "https://x/", "binary": "hex"}}}, "binary: must be one of base64, digest"),
+    ({"webhooks": {"a": {"url": "https://x/", "binary": "link"}}}, 'link_base: binary = "link" needs link_base'),
+    ({"webhooks": {"a": {"url": "https://x/", "link_base": "https://e/"}}}, "link_base: binary = "),
     ({"webhooks": {"a": {"url": "https://x/", "ca_file": "/nonexistent.pem"}}}, "ca_file: no such file"),
     ({"webhooks": {"a": {"url": "https://x/", "types": ["geofence..x"]}}}, "types: pattern"),
     ({"webhooks": {"a": {"url": "https://x/", "headers": {"X-A": "a\r\nInjected: 1"}}}}, "line break"),
