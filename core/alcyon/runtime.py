@@ -22,7 +22,7 @@ from .batching import Batcher
 from .codec import CONTENT_TYPE, MsgpackEncoder, encode_batch, install_encoder
 from .config import Config
 from .deadletters import AmqpDeadLetterStore, DeadLetter, DeadLetterStore, MemoryDeadLetterStore
-from .errors import ConfigError, MessageTooLarge, PublishError
+from .errors import BadInput, ConfigError, MessageTooLarge, PublishError
 from .events import Event
 from .execution import ProcessorRunner
 from .logs import get_logger
@@ -85,7 +85,8 @@ class Runtime:
         for p in self.processors:
             dramatiq.Actor(ProcessorRunner(p, self), broker=self.broker, actor_name=p.name, queue_name=p.queue,
                            priority=0, options={"max_retries": p.max_retries, "min_backoff": p.min_backoff_ms,
-                                                "max_backoff": p.max_backoff_ms, "time_limit": p.time_limit_ms})
+                                                "max_backoff": p.max_backoff_ms, "time_limit": p.time_limit_ms,
+                                                "throws": (BadInput,)})
         self.batcher = Batcher(self.send_batch, max_events=config.batch_max_events,
                                linger_ms=config.batch_linger_ms)
         self._workers: list[dramatiq.Worker] = []
