@@ -22,7 +22,7 @@ import pika
 import pika.exceptions
 from pika.adapters.select_connection import SelectConnection
 
-from .errors import BrokerError, PublishError
+from .errors import BrokerError, PublishError, PublishRefused
 from .logs import add_secret, get_logger
 from .redact import redact_url
 
@@ -130,7 +130,7 @@ class AmqpPublisher:
         future: Future = Future()
         for what, name in (("exchange", exchange), ("routing key", routing_key)):
             if len(name.encode()) > 255:
-                future.set_exception(PublishError(
+                future.set_exception(PublishRefused(
                     f"refused: the {what} {name[:60]!r}... is {len(name.encode())} bytes, over AMQP's 255 "
                     "(event types are routing keys: shorten it)"))
                 return future
@@ -267,7 +267,7 @@ class AmqpPublisher:
             if refused is not None:
                 log.error("amqp_publish_refused", exchange=refused.exchange, routing_key=refused.routing_key[:255],
                           error=str(reason))
-                refused.future.set_exception(PublishError(
+                refused.future.set_exception(PublishRefused(
                     f"refused by RabbitMQ: {refused.exchange or 'default exchange'}/{refused.routing_key}: {reason}"))
         connection = self._connection
         if connection is not None and connection.is_open:
@@ -307,7 +307,7 @@ class AmqpPublisher:
             if self._solo == self._tag:
                 self._solo = None
             self._tag -= 1
-        pending.future.set_exception(PublishError(f"message cannot be sent: {type(exc).__name__}: {exc}"))
+        pending.future.set_exception(PublishRefused(f"refused: message cannot be sent: {type(exc).__name__}: {exc}"))
 
     def _on_confirm(self, frame: Any) -> None:
         method = frame.method
@@ -331,7 +331,7 @@ class AmqpPublisher:
             if ok:
                 pending.future.set_result(None)
             else:
-                pending.future.set_exception(PublishError(
+                pending.future.set_exception(PublishRefused(
                     f"RabbitMQ refused (nack) a message for {pending.exchange or 'default exchange'}"
                     f"/{pending.routing_key}"))
         if solo_done or resume:

@@ -70,6 +70,10 @@ class _Metrics:
                                    multiprocess_mode="max")
         self.rejected = Counter("alcyon_messages_rejected_total", "Broker messages rejected before any handler.",
                                 ["queue", "reason"])
+        self.pauses = Counter("alcyon_ordered_pauses_total", "Times an ordered processor held its queue to retry "
+                              "a transient failure in place (a service away), by processor.", ["processor"])
+        self.paused = Gauge("alcyon_ordered_paused", "1 while an ordered processor holds its queue on a transient "
+                            "failure.", ["processor"], multiprocess_mode="max")
 
 
 T = TypeVar("T")
