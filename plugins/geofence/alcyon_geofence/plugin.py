@@ -48,10 +48,21 @@ def alcyon_config_options() -> list[Option]:
     ]
 
 
+#: Optional position fields: None (not available) or a number in [low, high).
+_MOTION = {"sog": (0.0, 102.3), "cog": (0.0, 360.0), "heading": (0, 360), "nav_status": (0, 16)}
+
+
 def _position_check(event: Any) -> None:
     lat, lon = event.data["lat"], event.data["lon"]
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise InvalidEvent(f"{POSITION_EVENT} event {event.id}: position ({lat}, {lon}) is out of range")
+    for name, (low, high) in _MOTION.items():
+        value = event.data.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value < high:
+            raise InvalidEvent(f"{POSITION_EVENT} event {event.id}: data.{name} must be null or a number in "
+                               f"[{low}, {high}), got {value!r}")
 
 
 @hookimpl
