@@ -108,10 +108,16 @@ class Runtime:
 
     def rejecter(self, source: Source) -> Callable[[bytes, str, str], None]:
         """``reject(raw, reason, error)`` for ``source``: a dead letter (not waited for), a count, a log line."""
+        limit = self.config.rejected_input_max_bytes
+
         def reject(raw: bytes, reason: str, error: str) -> None:
-            record = DeadLetter(processor=source.name, queue=source.queue, reason=reason, error=error,
-                                body=raw if isinstance(raw, bytes) else str(raw).encode())
-            log.info("input_rejected", source=source.name, reason=reason, error=error, bytes=len(record.body))
+            body = raw if isinstance(raw, bytes) else str(raw).encode()
+            size = len(body)
+            if size > limit:  # a 60 KB line kept whole, 500 times, was 30 MB of dead letters
+                body = body[:limit]
+                error = f"{error} (first {limit} of {size} bytes kept)"
+            record = DeadLetter(processor=source.name, queue=source.queue, reason=reason, error=error[:500], body=body)
+            log.info("input_rejected", source=source.name, reason=reason, error=error[:500], bytes=size)
             self.dead_letters.put(record, wait=False)
 
         return reject

@@ -45,6 +45,10 @@ def alcyon_config_options() -> list[Option]:
         Option("zone_rules", dict, {}, "per-zone rules: vessels, dwell_minutes, fishing_speed_knots, zones.<id>"),
         Option("gap_minutes", (int, float), 30, "minutes without a position that make an AIS gap"),
         Option("inputs", list, ["demo"], "AIS inputs: demo, file:PATH[?speed=N], udp://HOST:PORT, tcp://HOST:PORT"),
+        Option("max_line_bytes", int, 4096, "a longer input line is rejected (line_too_long), its start kept; a TCP "
+               "receiver's line buffer never holds more"),
+        Option("max_pending_fragments", int, 10_000, "incomplete multi-part messages kept per input; beyond, the "
+               "oldest is rejected (fragment_overflow)"),
     ]
 
 
