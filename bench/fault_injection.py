@@ -14,8 +14,9 @@ queues are deleted before and after: give the script a vhost of its own), a redi
 the script's own on a free port (append-only, fsync per write: a SIGKILL loses nothing
 written, as in production with AOF), a topic exchange of its own. `alcyon worker` runs
 geofence and notify (JSON-lines sink + a local webhook answering after --webhook-delay-s);
-`alcyon ingest ais` publishes the file at full speed. While the ingest runs, and --fault-s
-after it ends:
+`alcyon ingest ais` replays the file at its recorded pace sped up to last --replay-s (the
+faults then land while alerts are being made). While the ingest runs, and --fault-s after
+it ends:
 
 * every --kill-every-s the worker is SIGKILLed and started again;
 * every --redis-every-s Redis is SIGKILLed and started again --redis-down-s later;
@@ -98,13 +99,15 @@ def jsonl_ids(path: Path) -> list[str]:
     return out
 
 
-def write_config(directory: Path, stream: Path, jsonl: str, webhook: str | None) -> Path:
+def write_config(directory: Path, stream: Path, jsonl: str, webhook: str | None, speed: float = 0.0) -> Path:
     notify = [f'jsonl_path = "{jsonl}"', "max_retries = 40", "retry_min_backoff_ms = 500",
               "retry_max_backoff_ms = 10000"]
     if webhook:
         notify.append(f'webhooks = {{ slow = "{webhook}" }}')
     path = directory / "alcyon.toml"
-    path.write_text(f'[plugins.geofence]\ninputs = ["file:{stream}"]\n\n[plugins.notify]\n' + "\n".join(notify) + "\n")
+    pace = f"?speed={speed:g}" if speed else ""  # the pace is not part of the input's identity (nor the ids)
+    path.write_text(f'[plugins.geofence]\ninputs = ["file:{stream}{pace}"]\n\n[plugins.notify]\n'
+                    + "\n".join(notify) + "\n")
     return path
 
 
@@ -151,6 +154,8 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--broker-url", default=DEFAULT_URL, help="AMQP URL with a vhost of the script's own")
     parser.add_argument("--pings", type=int, default=94_000, help="positions in the stream (1,573 per copy)")
+    parser.add_argument("--replay-s", type=float, default=120.0,
+                        help="replay the stream at its recorded pace, sped up to last this long (0: full speed)")
     parser.add_argument("--kill-every-s", type=float, default=8.0, help="SIGKILL the worker this often (0: never)")
     parser.add_argument("--redis-every-s", type=float, default=25.0, help="restart Redis this often (0: never)")
     parser.add_argument("--redis-down-s", type=float, default=10.0, help="how long Redis stays down")
@@ -186,7 +191,8 @@ def main() -> int:
     redis.start()
     webhook = Webhook(args.webhook_delay_s)
     exchange = f"alcyon.faults.{uuid.uuid4().hex[:8]}"
-    config = write_config(run, stream, str(run / "alerts.jsonl"), webhook.url)
+    speed = info["copies"] * info["span_s"] / args.replay_s if args.replay_s else 0.0
+    config = write_config(run, stream, str(run / "alerts.jsonl"), webhook.url, speed)
     env = {**base_env, "ALCYON_BROKER_URL": args.broker_url, "ALCYON_STATE_URL": redis.url,
            "ALCYON_EXCHANGE": exchange, "ALCYON_SHUTDOWN_GRACE_S": "5"}
     clean_broker(args.broker_url, exchange)
