@@ -93,6 +93,9 @@ class ProcessorRunner:
                 valid.append(event)
             except InvalidEvent as error:
                 self._give_up(event, error, retries, reason=error.reason)
+            except Exception as error:  # a type's check that fails on odd data: still this event's fault
+                self._give_up(event, InvalidEvent(f"{event.type} event {event.id}: its type's check raised "
+                                                  f"{type(error).__name__}: {error}"), retries, reason="schema_error")
         if not valid:
             return
         m.batch.labels(name).observe(len(valid))

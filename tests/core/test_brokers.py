@@ -101,3 +101,23 @@ def test_an_exhausted_message_counts_its_attempts_right(alcyon_harness, broker_u
     assert dead.reason == "retries_exhausted" and dead.attempts == 3
     assert "refused" in dead.error and "255" in dead.error
     assert rec.count("proc")[event.id] == 3
+
+
+def test_a_type_check_that_raises_on_odd_data_dead_letters_that_event_alone(alcyon_harness, broker_url):
+    from alcyon import EventType, hookimpl
+
+    class Checked:
+        @hookimpl
+        def alcyon_event_types(self):
+            return [EventType("test.checked", check=lambda event: event.data["value"] > 0)]  # TypeError on "x"
+
+    rec = Recorder({"proc": ("test.checked",)})
+    h = alcyon_harness(("rec", rec), ("checked", Checked()), broker_url=broker_url)
+    odd, good = (Event(type="test.checked", source="test", subject=s, data={"value": v}) for s, v in
+                 (("odd", "x"), ("good", 1)))
+    h.publish(odd, good)
+    h.join(timeout=20)
+    assert set(rec.count("proc")) == {good.id}
+    [dead] = h.dead_letters("proc")
+    assert dead.event_id == odd.id and dead.reason == "schema_error" and dead.attempts == 1
+    assert "check raised TypeError" in dead.error
