@@ -86,3 +86,16 @@ def test_an_identical_warning_is_said_once_then_with_its_repeat_count(monkeypatc
     assert events == [("zone_skipped", "z1", None), ("same warning from the standard library", None, None),
                       ("zone_skipped", "z2", None), ("info lines are never held back", None, None),
                       ("info lines are never held back", None, None), ("zone_skipped", "z1", 2)]
+
+
+def test_no_log_line_carries_a_whole_batch() -> None:
+    # dramatiq logs a failed message with its arguments: a batch of 500 events made 175 KB lines.
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    batch = [{"id": str(i), "data": "x" * 300} for i in range(500)]
+    logging.getLogger("dramatiq.worker").error("Failed to process message %s with unhandled exception.", batch)
+    get_logger("alcyon.test").warning("dead_lettered", error="E" * 100_000)
+    first, second = _lines(stream)
+    assert len(first["event"]) < 4100 and "chars left out" in first["event"]
+    assert first["event"].startswith("Failed to process message [{'id': '0'")
+    assert len(second["error"]) < 4100 and second["error"].endswith("E" * 100)
