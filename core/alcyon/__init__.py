@@ -7,7 +7,7 @@ checks it).  The submodules are internal and may change without notice.
 
 from .config import Config, convert as convert_value, load_config
 from .errors import (AlcyonError, BadInput, BrokerError, ConfigError, DecodeError, InvalidEvent, MessageTooLarge,
-                     PluginError, PublishError)
+                     PluginError, PublishError, PublishRefused)
 from .events import Event, derive, derived_id, format_time, parse_time, uuid5_from_sha1
 from .hookspecs import hookimpl
 from .logs import get_logger
@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 __all__ = [
     "LATENCY_BUCKETS", "AlcyonError", "BadInput", "BrokerError", "Config", "ConfigError", "Context", "CounterBuffer",
     "DecodeError", "Event", "EventType", "InvalidEvent", "KeyedRecord", "KeyedState", "MemoryStateStore", "MessageTooLarge", "Option",
-    "PluginError", "Processor", "PublishError", "Source", "SourceContext", "StateStore", "convert_value",
+    "PluginError", "Processor", "PublishError", "PublishRefused", "Source", "SourceContext", "StateStore", "convert_value",
     "created_once", "derive", "derived_id", "format_time", "get_logger", "hookimpl", "load_config", "mask_secret",
     "parse_time", "redact_text", "redact_url", "resolve_secrets", "topic_matches", "uuid5_from_sha1",
     "validate_topic_pattern",

@@ -22,11 +22,15 @@ import pika
 import pika.exceptions
 from pika.adapters.select_connection import SelectConnection
 
-from .errors import BrokerError, PublishError
+from .errors import BrokerError, PublishError, PublishRefused
 from .logs import add_secret, get_logger
 from .redact import redact_url
 
 log = get_logger("alcyon.amqp")
+
+#: Channel-closing reply codes that refuse the message being published (403 access refused,
+#: 404 no such exchange, 406 precondition failed: e.g. over RabbitMQ's max_message_size).
+_REFUSALS = frozenset({403, 404, 406})
 
 
 def connection_parameters(url: str, *, ca_file: str = "", cert_file: str = "", key_file: str = "",
@@ -73,12 +77,14 @@ def parameters_from_config(config: Any) -> pika.URLParameters:
 
 
 class _Pending:
-    __slots__ = ("exchange", "routing_key", "body", "properties", "future")
+    __slots__ = ("exchange", "routing_key", "body", "properties", "future", "suspect")
 
     def __init__(self, exchange: str, routing_key: str, body: bytes, properties: pika.BasicProperties,
                  future: Future) -> None:
         self.exchange, self.routing_key, self.body = exchange, routing_key, body
         self.properties, self.future = properties, future
+        #: unconfirmed when the broker refused a message (closed the channel): sent alone next time
+        self.suspect = False
 
 
 class AmqpPublisher:
@@ -99,6 +105,7 @@ class AmqpPublisher:
         self._outbox: collections.deque[_Pending] = collections.deque()
         self._unconfirmed: dict[int, _Pending] = {}
         self._tag = 0
+        self._solo: int | None = None  # the tag of a suspect sent alone, until its confirm
         self._connection: SelectConnection | None = None
         self._channel: Any = None
         self._ready = threading.Event()
@@ -112,10 +119,21 @@ class AmqpPublisher:
     # -- API (any thread) --------------------------------------------------------------
     def publish(self, exchange: str, routing_key: str, body: bytes, *, headers: dict[str, Any] | None = None,
                 content_type: str | None = None) -> Future:
-        """Queue a persistent message; the future resolves when the broker confirms it."""
+        """Queue a persistent message; the future resolves when the broker confirms it.
+
+        A message the broker would refuse before it counts it (an exchange or routing key over
+        AMQP's 255 bytes) fails its future at once with :class:`PublishError`: it never takes a
+        delivery tag, so the confirms of the messages around it stay matched.
+        """
         if self._closing:
             raise PublishError("publisher is closed")
         future: Future = Future()
+        for what, name in (("exchange", exchange), ("routing key", routing_key)):
+            if len(name.encode()) > 255:
+                future.set_exception(PublishRefused(
+                    f"refused: the {what} {name[:60]!r}... is {len(name.encode())} bytes, over AMQP's 255 "
+                    "(event types are routing keys: shorten it)"))
+                return future
         props = pika.BasicProperties(delivery_mode=2, headers=headers, content_type=content_type)
         self._slots.acquire()
         future.add_done_callback(lambda _: self._slots.release())
@@ -233,6 +251,7 @@ class AmqpPublisher:
 
     def _on_setup_done(self) -> None:
         self._tag = 0
+        self._solo = None
         self._error = None
         self._ready.set()
         self._connected_once.set()
@@ -241,6 +260,20 @@ class AmqpPublisher:
     def _on_channel_closed(self, channel: Any, reason: BaseException) -> None:
         # A channel error (e.g. a missing exchange) closes the channel: reconnect cleanly.
         self._error = reason
+        if getattr(reason, "reply_code", None) in _REFUSALS:
+            # The broker refused one of the unconfirmed messages, without saying which. Each is
+            # re-sent alone (waiting for its confirm): the one refused alone fails as refused,
+            # instead of being re-sent, and refused, for ever.
+            with self._lock:
+                solo, self._solo = self._solo, None
+                refused = self._unconfirmed.pop(solo, None) if solo is not None else None
+                for pending in self._unconfirmed.values():
+                    pending.suspect = True
+            if refused is not None:
+                log.error("amqp_publish_refused", exchange=refused.exchange, routing_key=refused.routing_key[:255],
+                          error=str(reason))
+                refused.future.set_exception(PublishRefused(
+                    f"refused by RabbitMQ: {refused.exchange or 'default exchange'}/{refused.routing_key}: {reason}"))
         connection = self._connection
         if connection is not None and connection.is_open:
             connection.close()
@@ -252,21 +285,34 @@ class AmqpPublisher:
             return
         while True:
             with self._lock:
-                if not self._outbox:
+                if not self._outbox or self._solo is not None:
                     return
+                if self._outbox[0].suspect and self._unconfirmed:
+                    return  # a suspect goes alone: the confirms of what is in flight come first
                 pending = self._outbox.popleft()
                 self._tag += 1
                 self._unconfirmed[self._tag] = pending
+                if pending.suspect:
+                    self._solo = self._tag
             try:
                 channel.basic_publish(pending.exchange, pending.routing_key, pending.body, pending.properties)
             except (pika.exceptions.AMQPError, OSError) as exc:
+                if isinstance(exc, pika.exceptions.ShortStringTooLong):  # framing: nothing was written
+                    self._unframed(pending, exc)
+                    continue
                 log.warning("amqp_publish_interrupted", error=f"{type(exc).__name__}: {exc}")
                 return  # the close callback moves it back to the outbox
             except Exception as exc:  # the message itself cannot be framed (e.g. a bad header value)
-                with self._lock:
-                    self._unconfirmed.pop(self._tag, None)
-                    self._tag -= 1  # nothing reached the broker: its tag counter did not move
-                pending.future.set_exception(PublishError(f"message cannot be sent: {type(exc).__name__}: {exc}"))
+                self._unframed(pending, exc)
+
+    def _unframed(self, pending: _Pending, exc: BaseException) -> None:
+        """``pending`` could not be framed: nothing reached the broker, its tag counter did not move."""
+        with self._lock:
+            self._unconfirmed.pop(self._tag, None)
+            if self._solo == self._tag:
+                self._solo = None
+            self._tag -= 1
+        pending.future.set_exception(PublishRefused(f"refused: message cannot be sent: {type(exc).__name__}: {exc}"))
 
     def _on_confirm(self, frame: Any) -> None:
         method = frame.method
@@ -282,13 +328,19 @@ class AmqpPublisher:
             else:
                 tags = [tag]
             done = [self._unconfirmed.pop(t) for t in tags if t in self._unconfirmed]
+            solo_done = self._solo is not None and self._solo not in self._unconfirmed
+            if solo_done:
+                self._solo = None
+            resume = self._outbox and not self._unconfirmed and self._outbox[0].suspect
         for pending in done:
             if ok:
                 pending.future.set_result(None)
             else:
-                pending.future.set_exception(PublishError(
+                pending.future.set_exception(PublishRefused(
                     f"RabbitMQ refused (nack) a message for {pending.exchange or 'default exchange'}"
                     f"/{pending.routing_key}"))
+        if solo_done or resume:
+            self._flush()  # on the I/O thread already: send what waited for these confirms
 
     def _shutdown(self) -> None:
         connection = self._connection

@@ -14,6 +14,7 @@ routes with :mod:`alcyon.topics` instead of RabbitMQ.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback as tb
 from typing import Any, Mapping
@@ -21,7 +22,7 @@ from typing import Any, Mapping
 import pika
 from dramatiq.brokers.rabbitmq import RabbitmqBroker, _RabbitmqConsumer, _RabbitmqMessage
 from dramatiq.brokers.stub import StubBroker, _StubConsumer, _StubMessageProxy
-from dramatiq.common import q_name, xq_name
+from dramatiq.common import current_millis, q_name, xq_name
 from dramatiq.errors import ConnectionClosed
 from dramatiq.message import Message
 
@@ -35,10 +36,42 @@ from .topology import Topology, dead_letter_arguments
 log = get_logger("alcyon.brokers")
 
 
-def readdress(body: bytes, queue: str, actors: Mapping[str, str]) -> Message:
-    """Decode ``body`` delivered from ``queue`` and address it to that queue and its actor.
+#: Message options a consumer keeps from the wire; anything else (``max_retries``, ``time_limit``,
+#: ``throws``, ``on_retry_exhausted``, an ``eta`` outside a delay queue...) is dropped: alcyon
+#: decides retries, delays and time limits from the processor's declaration, never from a message.
+_TEXT_OPTIONS = {"alcyon_error": 500, "alcyon_replayed_from": 64, "traceback": 8000}
 
-    Messages from a delay queue were enqueued by dramatiq itself and are left as they are.
+
+def trusted_options(options: Any, actor: Any, *, delayed: bool, routed: bool, now_ms: int) -> dict[str, Any]:
+    """The options of a message delivered to ``actor``, bounded by what its processor declares.
+
+    A message routed by the events exchange is a first attempt: its ``retries`` is 0 whatever
+    it says. A retry (from the default exchange, where dramatiq re-enqueues) keeps its count,
+    clamped to ``0..max_retries``. ``eta`` is kept only on a delay queue, and no later than the
+    processor's ``max_backoff`` from now (an ``eta`` of 9e15 once held a message, and the
+    prefetch behind it, for ever).
+    """
+    options = options if isinstance(options, dict) else {}
+    declared = actor.options
+    kept: dict[str, Any] = {}
+    retries = options.get("retries")
+    if not routed and type(retries) is int and retries > 0:
+        kept["retries"] = min(retries, int(declared.get("max_retries", 0)))
+    for name, limit in _TEXT_OPTIONS.items():
+        value = options.get(name)
+        if isinstance(value, str):
+            kept[name] = value[-limit:] if name == "traceback" else value[:limit]
+    eta = options.get("eta")
+    if delayed and type(eta) in (int, float) and eta == eta:  # eta == eta: not NaN
+        kept["eta"] = int(min(max(eta, 0), now_ms + int(declared.get("max_backoff", 0))))
+    return kept
+
+
+def readdress(body: bytes, queue: str, actors: Mapping[str, Any], *, routed: bool = False) -> Message:
+    """Decode ``body`` delivered from ``queue``, address it to that queue's actor, keep only trusted options.
+
+    A message from a delay queue was enqueued by dramatiq (a retry) and keeps its address.
+    ``routed``: delivered through the events exchange (a publish, not a retry).
     Raises :class:`BadInput` (with a bounded ``reason``) for anything that is not ours.
     """
     try:
@@ -46,10 +79,16 @@ def readdress(body: bytes, queue: str, actors: Mapping[str, str]) -> Message:
     except Exception as exc:
         cause = exc.__cause__ if isinstance(exc.__cause__, BadInput) else None
         raise cause or DecodeError(f"message body does not decode: {exc.__cause__ or exc}") from None
+    args, kwargs = message.args, message.kwargs
+    if not (isinstance(args, (list, tuple)) and len(args) == 1 and isinstance(args[0], list)) or kwargs:
+        raise DecodeError("message arguments are not an alcyon batch (expected args = [[event, ...]] and no "
+                          f"kwargs, got args of type {type(args).__name__}"
+                          f"{f' of length {len(args)}' if isinstance(args, (list, tuple)) else ''})")
     canonical = q_name(queue)
-    if canonical != queue:
-        return message
-    return message.copy(queue_name=queue, actor_name=actors[queue])
+    actor = actors[canonical]
+    options = trusted_options(message.options, actor, delayed=canonical != queue, routed=routed,
+                              now_ms=current_millis())
+    return dataclasses.replace(message, queue_name=queue, actor_name=actor.actor_name, options=options)
 
 
 def failed_record(message: Any, queue: str) -> DeadLetter:
@@ -58,11 +97,14 @@ def failed_record(message: Any, queue: str) -> DeadLetter:
     error = f"{type(exc).__name__}: {exc}" if exc is not None else "failed (no exception recorded)"
     trace = message.options.get("traceback", "") or (
         "".join(tb.format_exception(exc)) if exc is not None else "")
-    reason = getattr(exc, "reason", None) if isinstance(exc, BadInput) else "retries_exhausted"
+    bad_input = isinstance(exc, BadInput)
+    reason = getattr(exc, "reason", None) if bad_input else "retries_exhausted"
     batch = message.args[0] if message.args and isinstance(message.args[0], list) else []
     first = batch[0] if batch and isinstance(batch[0], dict) else {}
+    # dramatiq's Retries counts the failed attempt before giving up; BadInput is thrown (not counted)
+    retries = message.options.get("retries", 0)
     return DeadLetter(processor=queue.removeprefix("alcyon."), queue=queue, reason=reason or "bad_input",
-                      error=error, body=message.encode(), attempts=message.options.get("retries", 0) + 1,
+                      error=error, body=message.encode(), attempts=retries + 1 if bad_input else max(retries, 1),
                       traceback=trace, event_id=first.get("id") if len(batch) == 1 else None,
                       event_type=first.get("type"))
 
@@ -83,7 +125,7 @@ class _QueueActors:
     while the broker is away (liveness; restarting would not help).
     """
 
-    actors: dict[str, str]
+    actors: dict[str, Any]
     polled: dict[str, float]
     attempted: dict[str, float]
 
@@ -93,7 +135,7 @@ class _QueueActors:
 
     def declare_actor(self, actor: Any) -> None:
         super().declare_actor(actor)  # type: ignore[misc]
-        self.actors[actor.queue_name] = actor.actor_name
+        self.actors[actor.queue_name] = actor
 
 
 # -- RabbitMQ -------------------------------------------------------------------------------
@@ -106,7 +148,7 @@ class RoutedRabbitmqBroker(_QueueActors, RabbitmqBroker):
         self.parameters = parameters  # keeps TLS options that a URL alone cannot carry
         self.topology = topology
         self.dead_letter_store = dead_letters
-        self.actors: dict[str, str] = {}
+        self.actors: dict[str, Any] = {}
         self.polled: dict[str, float] = {}
         self.attempted: dict[str, float] = {}
 
@@ -145,7 +187,8 @@ class _RoutedRabbitmqConsumer(_RabbitmqConsumer):
                 self.broker.queues_pending.add(q_name(self.queue_name))
             raise ConnectionClosed(e) from None
         try:
-            message = readdress(body, self.queue_name, self.broker.actors)
+            message = readdress(body, self.queue_name, self.broker.actors,
+                                routed=method.exchange == self.broker.topology.exchange)
         except BadInput as error:
             self.broker.dead_letter_store.put(rejected_record(body, self.queue_name, error))
             self.channel.basic_ack(method.delivery_tag)
@@ -167,7 +210,7 @@ class EmbeddedBroker(_QueueActors, StubBroker):
         super().__init__(middleware=middleware)
         self.topology = topology
         self.dead_letter_store = dead_letters
-        self.actors: dict[str, str] = {}
+        self.actors: dict[str, Any] = {}
         self.polled: dict[str, float] = {}
         self.attempted: dict[str, float] = {}
         self.unrouted: list[tuple[str, bytes]] = []

@@ -177,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"alcyon: error: {redact(str(exc))}", file=sys.stderr)
             return 2
+    if config is not None:  # every command logs as a process does: JSON, redacted, on stderr
+        configure_logging(config.log_level, config.log_format, _Stderr())
     parser = build_parser(host)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -189,6 +191,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+class _Stderr:
+    """Whatever ``sys.stderr`` is when a line is written (a test's capture, a redirected stream)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def _peek_config(argv: list[str]) -> str | None:

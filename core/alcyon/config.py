@@ -64,6 +64,8 @@ SETTINGS: tuple[Setting, ...] = (
             "(keep below Kubernetes' terminationGracePeriodSeconds, 30 by default)", minimum=0),
     Setting("dead_letter_ttl_days", float, 0.0, "drop dead letters after this many days (0: keep until an "
             "operator acts)", minimum=0),
+    Setting("rejected_input_max_bytes", int, 4096, "a source's rejected input is kept (dead-lettered) up to this "
+            "many bytes; the rest is counted, not stored", minimum=64),
     Setting("metrics_host", str, "127.0.0.1", "address the Prometheus metrics endpoint binds to (0.0.0.0 in a pod)"),
     Setting("metrics_port", int, 9191, "port of the Prometheus metrics endpoint (0: no endpoint)", minimum=0),
     Setting("metrics_dir", str, "", "prometheus multiprocess directory, cleared at start (empty: a temporary one)"),

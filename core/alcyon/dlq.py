@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from typing import Any
 
@@ -30,6 +31,26 @@ def replay_body(record: DeadLetter) -> bytes:
         return msgpack.packb(message, use_bin_type=True)
     except Exception:
         return record.body
+
+
+def printable(text: str) -> str:
+    """``text`` with every non-printable character (ESC, CR, LF, C1, bidi controls...) escaped as ``\\xNN``."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` as strict JSON can hold it: NaN and infinities as strings, bytes as their length."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # 'nan', 'inf', '-inf'
+    if isinstance(value, (bytes, bytearray)):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
 
 
 class DeadLetterAdmin:
@@ -72,8 +93,9 @@ class DeadLetterAdmin:
             records = self.store.records(queue)
             for r in records:
                 when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r.dead_at)) if r.dead_at else "?"
-                print(f"{r.id}  {when}  {r.reason:<17} attempts={r.attempts}  {r.event_type or '-'}  "
-                      f"{r.event_id or '-'}  {r.error[:100]}")
+                # every field came from a message: escaped, so none can move the cursor or fake a row
+                print(f"{printable(r.id)}  {when}  {printable(r.reason):<17} attempts={r.attempts}  "
+                      f"{printable(r.event_type or '-')}  {printable(r.event_id or '-')}  {printable(r.error[:100])}")
             print(f"{len(records)} dead letter(s) for {args.processor}")
             return 0
         if args.dlq_command == "show":
@@ -84,9 +106,9 @@ class DeadLetterAdmin:
                         out["message"] = msgpack.unpackb(r.body, raw=False)
                     except Exception:
                         out["body_hex"] = r.body[:4096].hex()
-                    print(json.dumps(out, indent=2, default=lambda b: f"<{len(b)} bytes>"))
+                    print(json.dumps(json_safe(out), indent=2, allow_nan=False))
                     return 0
-            print(f"alcyon: error: no dead letter {args.id} for {args.processor} (see `alcyon dlq list`)")
+            print(f"alcyon: error: no dead letter {printable(args.id)} for {args.processor} (see `alcyon dlq list`)")
             return 1
         ids = None if args.all else set(args.id)
         done = (self.replay if args.dlq_command == "replay" else self.purge)(args.processor, ids)

@@ -11,6 +11,7 @@
     │   └── MessageTooLarge    a message over the configured size limit
     ├── BrokerError            the broker could not be reached or refused an operation
     │   └── PublishError       a publish was not confirmed by the broker
+    │       └── PublishRefused the broker refused the message itself (retrying will not help)
     └── StateError             a state value could not be stored or read back
         └── StateConflict      a state transaction kept conflicting and was given up
 """
@@ -63,6 +64,10 @@ class BrokerError(AlcyonError):
 
 class PublishError(BrokerError):
     """The broker did not confirm a publish (nack, or the connection was lost for good)."""
+
+
+class PublishRefused(PublishError):
+    """The broker refused the message itself (a name over 255 bytes, a missing exchange, a nack)."""
 
 
 class StateError(AlcyonError):

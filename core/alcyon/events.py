@@ -184,9 +184,16 @@ def parse_time(value: Any) -> datetime:
     elif isinstance(value, datetime):
         result = value
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, timezone.utc)
+        try:
+            return datetime.fromtimestamp(value, timezone.utc)
+        except (ValueError, OverflowError, OSError):  # NaN, Inf, beyond year 9999
+            raise InvalidEvent(f"event time {value!r} is not a representable epoch time in seconds "
+                               "(a finite number between year 1 and 9999)") from None
     else:
         raise InvalidEvent(f"event time must be an RFC 3339 string, got {type(value).__name__}")
     if result.tzinfo is None:
         raise InvalidEvent(f"event time {value!r} has no UTC offset (add Z or +00:00)")
-    return result.astimezone(timezone.utc)
+    try:
+        return result.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise InvalidEvent(f"event time {value!r} is out of range in UTC (years 1 to 9999)") from None

@@ -9,6 +9,12 @@ The order of effects is what makes delivery at-least-once without loss:
 4. hand each failed event back on its own: retried with backoff, or dead-lettered when its
    retries are exhausted.
 
+An *ordered* processor never lets a later event overtake an earlier one: a transient failure
+(a service away: Redis, RabbitMQ) is retried in place, the queue held meanwhile (the
+``alcyon_ordered_paused`` gauge and an ``ordered_processor_paused`` line say so), and an event
+that fails for any other reason is dead-lettered at once (a retry after later events would be
+applied out of order).
+
 Only when this function returns does dramatiq ack the message.  If step 3 fails the whole
 message is retried; derived ids are deterministic, so the re-published alerts are the same.
 """
@@ -28,7 +34,7 @@ from structlog.contextvars import bound_contextvars
 
 from .codec import batch_message, events_from_args
 from .deadletters import DeadLetter
-from .errors import BadInput, InvalidEvent
+from .errors import BadInput, BrokerError, InvalidEvent, PublishRefused, StateConflict
 from .events import Event
 from .logs import get_logger
 from .metrics import metrics
@@ -41,6 +47,22 @@ if TYPE_CHECKING:  # pragma: no cover
 #: What a handler may raise for ONE event: retried alone (a time limit included: dramatiq's
 #: TimeLimitExceeded is a BaseException and would otherwise fail the whole message).
 HANDLER_ERRORS = (Exception, TimeLimitExceeded)
+
+#: Longest wait between two in-place retries of an ordered processor.
+MAX_PAUSE_MS = 5_000
+
+
+def transient(error: BaseException) -> bool:
+    """Whether ``error`` may pass by itself: a service away or busy, not the event nor the handler."""
+    if isinstance(error, (BadInput, PublishRefused)):
+        return False
+    if isinstance(error, (ConnectionError, TimeoutError, BrokerError, StateConflict)):
+        return True
+    import redis.exceptions
+
+    return isinstance(error, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+                              redis.exceptions.BusyLoadingError, redis.exceptions.ReadOnlyError,
+                              redis.exceptions.TryAgainError))
 
 
 class ProcessorRunner:
@@ -71,6 +93,9 @@ class ProcessorRunner:
                 valid.append(event)
             except InvalidEvent as error:
                 self._give_up(event, error, retries, reason=error.reason)
+            except Exception as error:  # a type's check that fails on odd data: still this event's fault
+                self._give_up(event, InvalidEvent(f"{event.type} event {event.id}: its type's check raised "
+                                                  f"{type(error).__name__}: {error}"), retries, reason="schema_error")
         if not valid:
             return
         m.batch.labels(name).observe(len(valid))
@@ -78,7 +103,10 @@ class ProcessorRunner:
         derived, failures = self._invoke(valid)
         m.duration.labels(name).observe(time.perf_counter() - started)
         if derived:
-            self.runtime.publish_now(derived)
+            if self.processor.ordered:
+                self._in_place(lambda: self.runtime.publish_now(derived), valid[0])
+            else:
+                self.runtime.publish_now(derived)
             for event in derived:
                 m.derived.labels(name, event.type).inc()
         # Metrics once per batch, not per event: in multiprocess mode every update takes a
@@ -92,7 +120,10 @@ class ProcessorRunner:
             m.lag.labels(name).observe(max(0.0, time.time() - oldest))
         for event, error in failures:
             m.failed.labels(name, event.type, "handler_error").inc()
-            self._retry_or_give_up(event, error, retries)
+            if self.processor.ordered:  # a retry after the events behind it would apply out of order
+                self._give_up(event, error, retries, reason=getattr(error, "reason", "handler_error"))
+            else:
+                self._retry_or_give_up(event, error, retries)
 
     # -- calling the handler ---------------------------------------------------------------
     def _invoke(self, events: list[Event]) -> tuple[list[Event], list[tuple[Event, BaseException]]]:
@@ -100,9 +131,10 @@ class ProcessorRunner:
         derived: list[Event] = []
         failures: list[tuple[Event, BaseException]] = []
         if p.handle_batch is not None:
+            handle_batch = p.handle_batch
             try:
                 with bound_contextvars(processor=p.name, batch_events=len(events)):
-                    derived.extend(_events(p.handle_batch(events, ctx)))
+                    derived.extend(self._call(lambda: handle_batch(events, ctx), events[0]))
                 return derived, failures
             except HANDLER_ERRORS as error:
                 if len(events) == 1:
@@ -111,20 +143,58 @@ class ProcessorRunner:
                 # Isolate the culprit: each event alone, so the good ones still pass.
                 for event in events:
                     try:
-                        derived.extend(_events(p.handle_batch([event], ctx)))
+                        derived.extend(self._call(lambda: handle_batch([event], ctx), event))
                     except HANDLER_ERRORS as single_error:
                         self._log_failure(event, single_error)
                         failures.append((event, single_error))
                 return derived, failures
+        handle = p.handle
         for event in events:
             try:
                 with bound_contextvars(processor=p.name, event_id=event.id, event_type=event.type,
                                        subject=event.subject):
-                    derived.extend(_events(p.handle(event, ctx)))  # type: ignore[misc]
+                    derived.extend(self._call(lambda: handle(event, ctx), event))  # type: ignore[misc]
             except HANDLER_ERRORS as error:
                 self._log_failure(event, error)
                 failures.append((event, error))
         return derived, failures
+
+    def _call(self, call: Any, first: Event) -> Sequence[Event]:
+        """One handler call; an ordered processor's is retried in place while it fails transiently."""
+        if not self.processor.ordered:
+            return _events(call())
+        return self._in_place(lambda: _events(call()), first)
+
+    def _in_place(self, call: Any, first: Event) -> Any:
+        """``call()``, retried with backoff while it fails transiently, the queue held meanwhile.
+
+        Nothing else of this processor runs in this process meanwhile (an ordered processor has
+        one thread), so no later event overtakes. If the process stops while paused, the message
+        is not acknowledged: the broker delivers it again, in its place.
+        """
+        p, m = self.processor, metrics()
+        attempt = 0
+        while True:
+            try:
+                result = call()
+            except HANDLER_ERRORS as error:
+                if not transient(error):
+                    raise
+                if attempt == 0:
+                    m.pauses.labels(p.name).inc()
+                    m.paused.labels(p.name).set(1)
+                _, delay = compute_backoff(attempt, factor=p.min_backoff_ms, max_backoff=min(p.max_backoff_ms,
+                                                                                               MAX_PAUSE_MS))
+                attempt += 1
+                self.log.warning("ordered_processor_paused", attempt=attempt, retry_in_ms=delay,
+                                 event_id=first.id, subject=first.subject,
+                                 error=f"{type(error).__name__}: {error}"[:500])
+                _sleep(delay / 1000)
+                continue
+            if attempt:
+                m.paused.labels(p.name).set(0)
+                self.log.info("ordered_processor_resumed", attempts=attempt + 1, event_id=first.id)
+            return result
 
     def _log_failure(self, event: Event, error: BaseException) -> None:
         self.log.warning("handler_failed", event_id=event.id, event_type=event.type, subject=event.subject,
@@ -168,6 +238,16 @@ class ProcessorRunner:
         self.log.warning("dead_lettered", event_id=record.event_id, event_type=record.event_type,
                          reason=record.reason, error=record.error, attempts=record.attempts)
         self.runtime.dead_letters.put(record)
+
+
+def _sleep(seconds: float) -> None:
+    """Sleep through a pause: dramatiq's time limit is for a runaway handler, not for waiting on a service."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            time.sleep(min(left, 0.1))
+        except TimeLimitExceeded:
+            continue
 
 
 def _events(result: Iterable[Event] | None) -> Sequence[Event]:

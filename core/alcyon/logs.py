@@ -3,7 +3,8 @@
 Per-event context (event id, type, subject, processor) is bound with
 :func:`structlog.contextvars.bound_contextvars` around each handler call, so every line a
 handler logs carries it.  Every line passes through :func:`redact_url`: a credential in a
-URL never reaches the output, whoever logged it.
+URL never reaches the output, whoever logged it, and no value is longer than
+:data:`MAX_VALUE_CHARS`.
 
 The format fits the reader: on a terminal, human-readable lines from warning up; JSON at
 info otherwise (pods, CI, files).  A warning identical to one said in the last minute is not
@@ -36,10 +37,23 @@ def redact(text: str) -> str:
     return redact_text(text, _secrets)
 
 
+#: No log value is longer: dramatiq logs a failed message with its arguments (a batch of 500
+#: events made 175 KB lines). The head and the tail are kept, the middle is counted.
+MAX_VALUE_CHARS = 4000
+
+
+def bound(text: str, limit: int = MAX_VALUE_CHARS) -> str:
+    """``text`` cut to about ``limit`` characters, saying how many were left out."""
+    if len(text) <= limit:
+        return text
+    head, tail = limit * 3 // 4, limit // 4
+    return f"{text[:head]}...[{len(text) - head - tail} chars left out]...{text[-tail:]}"
+
+
 def _redact(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     for key, value in event_dict.items():
         if isinstance(value, str):
-            event_dict[key] = redact(value)
+            event_dict[key] = redact(bound(value))
     return event_dict
 
 

@@ -87,6 +87,10 @@ class _Metrics:
                              "rate(alcyon_handler_duration_seconds_sum) / this).", multiprocess_mode="livesum")
         self.source_events = Counter("alcyon_source_events_total", "Events published by a source (a source whose "
                                      "rate stays at zero has gone silent).", ["source"])
+        self.pauses = Counter("alcyon_ordered_pauses_total", "Times an ordered processor held its queue to retry "
+                              "a transient failure in place (a service away), by processor.", ["processor"])
+        self.paused = Gauge("alcyon_ordered_paused", "1 while an ordered processor holds its queue on a transient "
+                            "failure.", ["processor"], multiprocess_mode="max")
 
 
 T = TypeVar("T")

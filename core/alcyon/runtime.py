@@ -21,7 +21,7 @@ from .batching import Batcher
 from .codec import CONTENT_TYPE, MsgpackEncoder, encode_batch, install_encoder
 from .config import Config
 from .deadletters import AmqpDeadLetterStore, DeadLetter, DeadLetterStore, MemoryDeadLetterStore
-from .errors import BrokerError, ConfigError, MessageTooLarge, PublishError
+from .errors import BadInput, BrokerError, ConfigError, MessageTooLarge, PublishError
 from .events import Event
 from .execution import ProcessorRunner
 from .logs import for_humans, get_logger
@@ -90,7 +90,8 @@ class Runtime:
         for p in self.processors:
             dramatiq.Actor(ProcessorRunner(p, self), broker=self.broker, actor_name=p.name, queue_name=p.queue,
                            priority=0, options={"max_retries": p.max_retries, "min_backoff": p.min_backoff_ms,
-                                                "max_backoff": p.max_backoff_ms, "time_limit": p.time_limit_ms})
+                                                "max_backoff": p.max_backoff_ms, "time_limit": p.time_limit_ms,
+                                                "throws": (BadInput,)})
         self.batcher = Batcher(self.send_batch, max_events=config.batch_max_events,
                                linger_ms=config.batch_linger_ms)
         self._workers: list[dramatiq.Worker] = []
@@ -121,16 +122,22 @@ class Runtime:
         For machines every rejected input gets its line; a person on a terminal reads the first
         of each reason, and the counts by reason in :attr:`rejected` (the run's summary).
         """
+        limit = self.config.rejected_input_max_bytes
+
         def reject(raw: bytes, reason: str, error: str) -> None:
-            record = DeadLetter(processor=source.name, queue=source.queue, reason=reason, error=error,
-                                body=raw if isinstance(raw, bytes) else str(raw).encode())
+            body = raw if isinstance(raw, bytes) else str(raw).encode()
+            size = len(body)
+            if size > limit:  # a 60 KB line kept whole, 500 times, was 30 MB of dead letters
+                body = body[:limit]
+                error = f"{error} (first {limit} of {size} bytes kept)"
+            record = DeadLetter(processor=source.name, queue=source.queue, reason=reason, error=error[:500], body=body)
             with self._lock:
                 self.rejected[source.name, reason] += 1
                 first = self.rejected[source.name, reason] == 1
             if not for_humans():
-                log.info("input_rejected", source=source.name, reason=reason, error=error, bytes=len(record.body))
+                log.info("input_rejected", source=source.name, reason=reason, error=error[:500], bytes=size)
             elif first:
-                log.warning("input_rejected", source=source.name, reason=reason, error=error, bytes=len(record.body),
+                log.warning("input_rejected", source=source.name, reason=reason, error=error[:500], bytes=size,
                             note="first of its kind: the others are kept and counted, not shown")
             self.dead_letters.put(record, wait=False)
 

@@ -72,6 +72,7 @@ class Harness:
         prefix = f"test-{run_id}." if state_namespace is None else state_namespace
         self.runtime = Runtime(config, self.host, processors=processors, state_prefix=prefix)
         self.fail_fast = fail_fast
+        self._closed = False
         self.runtime.retry_failures = not fail_fast
         self._lock = threading.Lock()
         self._published: list[Event] = []
@@ -209,7 +210,11 @@ class Harness:
                     channel.queue_delete(queue)
 
     def close(self) -> None:
-        """Stop the runtime; delete its own state namespace, queues and exchange (the fixture does it)."""
+        """Stop the runtime; delete its own state namespace, queues and exchange (the fixture does it;
+        a test may close earlier, e.g. before the services it started go away)."""
+        if self._closed:
+            return
+        self._closed = True
         self.runtime.stop(grace_s=5)
         if self._own_state and any(p.stateful for p in self.runtime.processors):
             self.reset_state()
@@ -287,3 +292,54 @@ except ImportError:  # pragma: no cover - alcyon installed without its test extr
     pass
 else:
     alcyon_harness = pytest.fixture(_alcyon_harness, name="alcyon_harness")
+
+
+class RedisServer:
+    """A ``redis-server`` of a test's own on a free port, to stop and restart (outage tests).
+
+    Append-only with an fsync per write: a :meth:`kill` (SIGKILL) loses nothing written, as a
+    production Redis with AOF. Needs ``redis-server`` on the PATH.
+    """
+
+    def __init__(self, directory: str) -> None:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.directory = directory
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._process: Any = None
+
+    def start(self, timeout: float = 10.0) -> None:
+        import socket
+        import subprocess
+        import time
+
+        self._process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+             "--appendfsync", "always", "--dir", self.directory], stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise TimeoutError(f"redis-server on port {self.port} did not answer within {timeout}s")
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash; :meth:`start` brings it back with its data."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(timeout=10)
+        self._process = None
+
+    def __enter__(self) -> "RedisServer":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.kill()

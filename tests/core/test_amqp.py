@@ -36,3 +36,58 @@ def test_a_bad_url_is_explained_without_its_password():
     with pytest.raises(BrokerError) as info:
         connection_parameters("amqp://alcyon:s3cret@rabbit:notaport/")
     assert "s3cret" not in str(info.value) and "amqp://user:password@host:5672/vhost" in str(info.value)
+
+
+@pytest.mark.rabbitmq
+def test_a_refused_publish_is_reported_refused_and_the_next_ones_are_confirmed(broker_url):
+    # A 300-byte routing key once took a delivery tag without reaching the broker: every confirm
+    # after it went to the wrong message, and the next batch was never sent.
+    import uuid
+
+
+    from alcyon import PublishError
+    from alcyon.amqp import AmqpPublisher, blocking_channel
+
+    params = connection_parameters(broker_url)
+    queue = f"alcyon.test.confirms.{uuid.uuid4().hex[:8]}"
+    with blocking_channel(params) as channel:
+        channel.queue_declare(queue, auto_delete=False)
+    publisher = AmqpPublisher(params, name="test")
+    try:
+        publisher.wait_connected()
+        long_key = publisher.publish("", "t" * 300, b"never sent")
+        first = publisher.publish("", queue, b"first")
+        missing_exchange = publisher.publish(f"alcyon.test.none.{uuid.uuid4().hex[:8]}", "x", b"refused")
+        second = publisher.publish("", queue, b"second")
+        with pytest.raises(PublishError, match="refused.*255"):
+            long_key.result(5)
+        assert first.result(5) is None
+        with pytest.raises(PublishError, match="refused by RabbitMQ.*NOT_FOUND"):
+            missing_exchange.result(10)
+        assert second.result(10) is None
+        with blocking_channel(params) as channel:
+            bodies = []
+            while True:
+                method, _, body = channel.basic_get(queue, auto_ack=True)
+                if method is None:
+                    break
+                bodies.append(body)
+            channel.queue_delete(queue)
+        # at least once: a message unconfirmed when the channel closed is sent again
+        assert set(bodies) == {b"first", b"second"}
+    finally:
+        publisher.close(timeout=2)
+
+
+@pytest.mark.rabbitmq
+def test_an_event_type_over_255_bytes_is_refused_and_the_next_batch_confirmed(alcyon_harness, broker_url):
+    from alcyon import Event, PublishError
+
+    h = alcyon_harness(broker_url=broker_url)
+    bad = Event(type="x" * 300, source="test", subject="s")
+    good = Event(type="test.ok", source="test", subject="s")
+    refused = h.runtime.send_batch(bad.type, [bad])
+    confirmed = h.runtime.send_batch(good.type, [good])
+    with pytest.raises(PublishError, match="refused"):
+        refused.result(5)
+    assert confirmed.result(5) is None

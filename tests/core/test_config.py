@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from alcyon import ConfigError, Option
@@ -80,3 +82,28 @@ def test_env_lists_and_tables_parse_json_toml_and_commas():
     with pytest.raises(ConfigError, match=r'table \(or ALCYON_P__TABLE\): expected dict \(in the environment: '
                                           r'\{"key": "value"\} or \{ key = "value" \}\), got \'k=1\''):
         plugin_config(load_config(env={"ALCYON_P__TABLE": "k=1"}), "p", options)
+
+
+def test_config_check_prints_no_secret_of_a_webhook_or_zone_url(monkeypatch, capsys, tmp_path):
+    from alcyon.cli import main
+
+    from alcyon_geofence.zones import BUNDLED_MPAS
+
+    slack = "https://hooks.slack.com/services/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"
+    token = "https://alerts.example.org/hook?token=tok-123456&format=cloudevents"
+    # file: URLs keep their query in the path: the file's name holds it (no network in tests)
+    zone_file = tmp_path / "mpa.geojson?access_token=pk.eyJ1IjoiYWxjeW9uIn0"
+    zone_file.write_bytes(Path(BUNDLED_MPAS).read_bytes())
+    zones = f"file://{zone_file}"
+    config = tmp_path / "alcyon.toml"
+    config.write_text(f'[plugins.notify.webhooks.slack]\nurl = "{slack}"\n[plugins.notify.webhooks.ops]\n'
+                      f'url = "{token}"\n[plugins.geofence]\nzones = "{zones}"\nzones_invalid = "repair"\n')
+    monkeypatch.setenv("ALCYON_STATE_URL", "redis://:r3dispw@redis:6379/0")
+    assert main(["--config", str(config), "config", "check"]) == 0
+    out, err = capsys.readouterr()
+    assert "zones_loaded" in err and "access_token=***" in err
+    out += err
+    for secret in ("xK9pQ2mN7vL4rT8sW1yZ3aB5", "tok-123456", "pk.eyJ1IjoiYWxjeW9uIn0", "r3dispw"):
+        assert secret not in out
+    assert "https://hooks.slack.com/services/T0AB12CDE/B0CD34EFG/***" in out
+    assert "token=***&format=cloudevents" in out and "access_token=***" in out

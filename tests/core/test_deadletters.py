@@ -97,3 +97,18 @@ def test_a_failing_action_leaves_the_record_and_the_ones_after_it(store) -> None
     with pytest.raises(pika.exceptions.AMQPError):
         dead_letters.take(queue, lambda r: True, then=replay)
     assert [r.id for r in dead_letters.records(queue)] == [r.id for r in sent[3:]]
+
+
+def test_a_sources_rejected_input_is_kept_up_to_its_limit(alcyon_harness):
+    # 500 rejected 60 KB lines were once kept whole: 30 MB of dead letters.
+    from alcyon import Source
+
+    h = alcyon_harness(settings={"rejected_input_max_bytes": 1000})
+    source = Source(name="feed", publishes="x.y", run=lambda ctx: None)
+    reject = h.runtime.rejecter(source)
+    reject(b"Z" * 60_000, "line_too_long", "a long line")
+    reject(b"short", "malformed", "bad")
+    kept = {r.reason: r for r in h.runtime.dead_letters.records(source.queue)}
+    assert kept["line_too_long"].body == b"Z" * 1000
+    assert kept["line_too_long"].error == "a long line (first 1000 of 60000 bytes kept)"
+    assert kept["malformed"].body == b"short" and kept["malformed"].error == "bad"

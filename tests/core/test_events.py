@@ -25,6 +25,12 @@ def test_binary_data_is_marked_as_octet_stream():
     ({"id": "1", "source": "s", "type": "t", "subject": "x", "time": "2026-01-01T00:00:00"}, "no UTC offset"),
     ({"id": "1", "source": "s", "type": "t", "subject": "x", "time": 0, "specversion": "0.3"}, "specversion"),
     ([1, 2], "mapping"),
+    ({"id": "1", "source": "s", "type": "t", "subject": "x", "time": float("nan")}, "not a representable epoch"),
+    ({"id": "1", "source": "s", "type": "t", "subject": "x", "time": float("inf")}, "not a representable epoch"),
+    ({"id": "1", "source": "s", "type": "t", "subject": "x", "time": 1e20}, "not a representable epoch"),
+    ({"id": "1", "source": "s", "type": "t", "subject": "x", "time": -9e15}, "not a representable epoch"),
+    ({"id": "1", "source": "s", "type": "t", "subject": "x", "time": "0001-01-01T00:00:00+01:00"}, "out of range"),
+    ({"id": "1", "source": "s", "type": "t", "subject": "x", "time": "9999-12-31T23:00:00-05:00"}, "out of range"),
 ])
 def test_bad_envelopes_say_what_is_wrong(raw, message):
     with pytest.raises(InvalidEvent, match=message):

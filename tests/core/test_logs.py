@@ -114,3 +114,16 @@ def test_dramatiqs_warning_about_one_worker_middleware_per_worker_is_dropped_and
     shown = [line["event"] for line in _lines(stream)]
     assert not any("_WorkerMiddleware" in e for e in shown)  # ...and it is not shown
     assert [e for e in shown if "same type twice" in e] == [next(m for m in said if "<object object" in m)]
+
+
+def test_no_log_line_carries_a_whole_batch() -> None:
+    # dramatiq logs a failed message with its arguments: a batch of 500 events made 175 KB lines.
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    batch = [{"id": str(i), "data": "x" * 300} for i in range(500)]
+    logging.getLogger("dramatiq.worker").error("Failed to process message %s with unhandled exception.", batch)
+    get_logger("alcyon.test").warning("dead_lettered", error="E" * 100_000)
+    first, second = _lines(stream)
+    assert len(first["event"]) < 4100 and "chars left out" in first["event"]
+    assert first["event"].startswith("Failed to process message [{'id': '0'")
+    assert len(second["error"]) < 4100 and second["error"].endswith("E" * 100)

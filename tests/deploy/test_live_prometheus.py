@@ -3,7 +3,8 @@
 Debian's prometheus (``bash deploy/ci-tools.sh`` extracts it) runs as a process of its own on a
 free port with temporary storage, loads ``deploy/prometheus/alerts.yaml`` and scrapes, every
 second: the worker (geofence + notify on the real RabbitMQ, state in a private ``redis-server``),
-the AIS source receiving the demo recording over UDP plus a bad line, and RabbitMQ's
+the AIS source receiving the demo recording over UDP plus a bad line, the camera source replaying
+the fire plugin's bundled frames (fire-detect and fire-alert in the worker), and RabbitMQ's
 ``rabbitmq_prometheus`` plugin on both its endpoints (``/metrics/per-object`` for the queues,
 ``/metrics`` for the alarms). Then:
 
@@ -50,7 +51,15 @@ RULES = DEPLOY / "prometheus" / "alerts.yaml"
 NAMESPACE, RELEASE = "alcyon-live", "live"
 DEMO = ROOT / "plugins" / "geofence" / "alcyon_geofence" / "data" / "demo_tracks.nmea"
 BAD_LINE = b"!AIVDM,1,1,,A,this is not an AIS payload,0*00"
-PROCESSORS = ("geofence", "notify")
+PROCESSORS = ("geofence", "notify", "fire-detect", "fire-alert")
+FIRE_CONFIG = """
+[plugins.fire]
+end_after = 3
+[plugins.fire.cameras.tower-1]
+input = "demo"
+azimuth = 135.0
+fov = 54.2
+"""
 
 #: Panels that must show a non-zero value once the demo recording went through the pipeline.
 BUSY_PANELS = {"Events processed / s", "Alerts derived per kind / s", "Handler duration", "Event lag",
@@ -123,7 +132,7 @@ def delete_queues() -> None:
     from alcyon.amqp import blocking_channel, connection_parameters
 
     with blocking_channel(connection_parameters(BROKER_URL)) as channel:
-        for name in (*PROCESSORS, "source.ais"):
+        for name in (*PROCESSORS, "source.ais", "source.camera"):
             for suffix in ("", ".DQ", ".XQ"):
                 channel.queue_delete(f"alcyon.{name}{suffix}")
 
@@ -138,10 +147,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                     "`rabbitmq-plugins enable rabbitmq_prometheus` (.ci/run does it)", pytrace=False)
     tmp = tmp_path_factory.mktemp("live-prometheus")
     exchange = f"alcyon.live.{uuid.uuid4().hex[:10]}"
-    ports = {"worker": free_port(), "ingest": free_port(), "prometheus": free_port()}
+    ports = {"worker": free_port(), "ingest": free_port(), "camera": free_port(), "prometheus": free_port()}
+    (tmp / "alcyon.toml").write_text(FIRE_CONFIG)
     base_env = {**os.environ, "PYTHONPATH": str(ROOT), "ALCYON_BROKER_URL": BROKER_URL, "ALCYON_EXCHANGE": exchange,
                 "ALCYON_METRICS_HOST": "127.0.0.1", "ALCYON_NOTIFY__JSONL_PATH": str(tmp / "alerts.jsonl"),
-                "ALCYON_SHUTDOWN_GRACE_S": "3"}
+                "ALCYON_SHUTDOWN_GRACE_S": "3", "ALCYON_CONFIG": str(tmp / "alcyon.toml")}
     base_env.pop("ALCYON_LOAD_PLUGINS", None)  # the installed plugins, as in a deployment
     delete_queues()
     processes: list[subprocess.Popen] = []
@@ -173,7 +183,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             "rule_files": [str(RULES)],
             "scrape_configs": [
                 {"job_name": "alcyon", "static_configs": [{
-                    "targets": [f"127.0.0.1:{ports['worker']}", f"127.0.0.1:{ports['ingest']}"],
+                    "targets": [f"127.0.0.1:{ports[name]}" for name in ("worker", "ingest", "camera")],
                     "labels": {"namespace": NAMESPACE, "release": RELEASE}}]},
                 {"job_name": "rabbitmq", "metrics_path": "/metrics/per-object",
                  "static_configs": [{"targets": [rabbit]}]},
@@ -190,12 +200,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         wait_for(lambda: fetch(f"{prometheus.url}/-/ready").strip() != "", 60, "Prometheus to be ready")
         wait_for(lambda: len(prometheus.query('up == 1')) == 4, 60, "the four targets to be scraped")
         time.sleep(2)  # samples before the traffic, so that rate() sees it arrive
+        start("camera", ["ingest", "camera"])  # replays the bundled frames at once, then stays up
+        wait_for(lambda: len(prometheus.query('up == 1')) == 5, 60, "the camera source to be scraped")
         send_recording(udp, [*DEMO.read_bytes().splitlines(), BAD_LINE], seconds=8)
 
         def delivered() -> bool:
-            return bool(prometheus.query('sum(alcyon_notify_deliveries_total{outcome="delivered"}) > 0'))
+            return bool(prometheus.query('sum(alcyon_notify_deliveries_total{outcome="delivered"}) > 0')) and \
+                bool(prometheus.query('sum(alcyon_fire_alerts_total{kind="alert"}) > 0'))
 
-        wait_for(delivered, 120, "geofence alerts delivered by notify (the whole pipeline)")
+        wait_for(delivered, 120, "geofence alerts delivered by notify and a smoke alert (the whole pipelines)")
         time.sleep(5)  # a few more scrapes and rule evaluations
         yield {"prometheus": prometheus, "ports": ports, "started": started, "tmp": tmp}
     finally:
@@ -238,8 +251,8 @@ def scraped_names(text: str) -> set[str]:
 
 def test_every_metric_of_rules_and_panels_is_in_a_live_scrape(stack: dict) -> None:
     ports = stack["ports"]
-    alcyon = scraped_names(fetch(f"http://127.0.0.1:{ports['worker']}/metrics")) | \
-        scraped_names(fetch(f"http://127.0.0.1:{ports['ingest']}/metrics"))
+    alcyon = set().union(*(scraped_names(fetch(f"http://127.0.0.1:{ports[name]}/metrics"))
+                           for name in ("worker", "ingest", "camera")))
     per_object = scraped_names(fetch(f"{RABBITMQ_PROMETHEUS}/metrics/per-object"))
     node = scraped_names(fetch(f"{RABBITMQ_PROMETHEUS}/metrics"))
     live = alcyon | per_object | node | {"up"}

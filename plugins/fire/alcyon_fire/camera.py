@@ -151,6 +151,8 @@ class Health:
     def __init__(self, camera: Camera, settings: FireSettings, ctx: SourceContext) -> None:
         self.camera, self.settings, self.ctx = camera, settings, ctx
         self.label = camera_label(camera.id, settings.camera_label)
+        for kind in ("unreachable", "stuck", "undecodable"):  # at 0: a healthy camera shows 0, not "No data"
+            fire_metrics().camera_problems.labels(self.label, kind)
         self.status = "unknown"
         self.last_hash: int | None = None
         self.same = 0

@@ -109,9 +109,9 @@ def _number(table: Mapping[str, Any], key: str, where: str, default: float, lo: 
 
 def _secret(value: str, where: str) -> str:
     """``value`` with its ``${env:NAME}`` / ``${file:PATH}`` references resolved, masked in every log line."""
-    resolved, _ = resolve_secrets(value, where)
+    resolved, _ = resolve_secrets(value, where)  # each substituted value is masked from then on
     if where.endswith(".password") and resolved:
-        mask_secret(resolved)
+        mask_secret(resolved)  # a password written literally is a secret too
     return resolved
 
 

@@ -182,6 +182,10 @@ def is_vessel_mmsi(mmsi: int) -> bool:
     return mmsi // 1_000_000 in (970, 972, 974)
 
 
+#: Default bound of the incomplete multi-part messages a decoder keeps (a few hundred bytes each).
+MAX_PENDING = 10_000
+
+
 @dataclass
 class _Pending:
     """Fragments of one multi-part message waiting for the rest."""
@@ -203,8 +207,12 @@ class AisDecoder:
     have neither a ``c:`` tag nor an explicit ``received_at``.
     """
 
-    def __init__(self, *, fragment_ttl: float = 10.0, clock: Callable[[], float] = _time.time) -> None:
+    def __init__(self, *, fragment_ttl: float = 10.0, clock: Callable[[], float] = _time.time,
+                 max_pending: int = MAX_PENDING) -> None:
         self.fragment_ttl = fragment_ttl
+        #: At most this many incomplete messages wait; beyond, the oldest is given up as
+        #: ``fragment_overflow`` (a feed of fragments with a new tag-block source each never expires).
+        self.max_pending = max_pending
         self.counts: Counter[str] = Counter()
         self._clock = clock
         self._pending: dict[tuple[str | None, bytes, bytes], _Pending] = {}
@@ -433,6 +441,13 @@ class AisDecoder:
             self._orphan(pending, out)
             pending = None
         if pending is None:
+            if len(self._pending) >= self.max_pending:
+                self._orphan(self._pending.pop(next(iter(self._pending))), out, "fragment_overflow")
+                if len(self._next_expiry) > 2 * self.max_pending:  # sources whose fragments all overflowed
+                    self._next_expiry = {}
+                    for (source, _, _), waiting in self._pending.items():
+                        self._next_expiry[source] = min(self._next_expiry.get(source, math.inf),
+                                                        waiting.time + self.fragment_ttl)
             pending = _Pending(count, now, [None] * count, [None] * count)
             self._pending[key] = pending
             self._next_expiry[key[0]] = min(self._next_expiry.get(key[0], math.inf), now + self.fragment_ttl)
@@ -460,11 +475,12 @@ class AisDecoder:
         else:
             self._next_expiry.pop(source, None)
 
-    def _orphan(self, pending: _Pending, out: list[Result]) -> None:
+    def _orphan(self, pending: _Pending, out: list[Result], reason: str = "orphan_fragment") -> None:
         for raw in pending.raws:
             if raw is not None:
-                self._reject("orphan_fragment", raw, f"fragment of a {pending.count}-part message never completed",
-                             out)
+                self._reject(reason, raw, f"fragment of a {pending.count}-part message never completed"
+                             + (f" (over {self.max_pending} incomplete messages)" if reason != "orphan_fragment"
+                                else ""), out)
 
     # -- payload ---------------------------------------------------------------------------
 

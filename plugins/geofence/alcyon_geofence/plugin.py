@@ -44,13 +44,28 @@ def alcyon_config_options() -> list[Option]:
         Option("zone_rules", dict, {}, "per-zone rules: vessels, dwell_minutes, fishing_speed_knots, zones.<id>"),
         Option("gap_minutes", (int, float), 30, "minutes without a position that make an AIS gap"),
         Option("inputs", list, ["demo"], "AIS inputs: demo, file:PATH[?speed=N], udp://HOST:PORT, tcp://HOST:PORT"),
+        Option("max_line_bytes", int, 4096, "a longer input line is rejected (line_too_long), its start kept; a TCP "
+               "receiver's line buffer never holds more"),
+        Option("max_pending_fragments", int, 10_000, "incomplete multi-part messages kept per input; beyond, the "
+               "oldest is rejected (fragment_overflow)"),
     ]
+
+
+#: Optional position fields: None (not available) or a number in [low, high).
+_MOTION = {"sog": (0.0, 102.3), "cog": (0.0, 360.0), "heading": (0, 360), "nav_status": (0, 16)}
 
 
 def _position_check(event: Any) -> None:
     lat, lon = event.data["lat"], event.data["lon"]
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise InvalidEvent(f"{POSITION_EVENT} event {event.id}: position ({lat}, {lon}) is out of range")
+    for name, (low, high) in _MOTION.items():
+        value = event.data.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value < high:
+            raise InvalidEvent(f"{POSITION_EVENT} event {event.id}: data.{name} must be null or a number in "
+                               f"[{low}, {high}), got {value!r}")
 
 
 @hookimpl

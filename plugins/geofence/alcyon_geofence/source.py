@@ -9,12 +9,17 @@ Inputs are URIs:
 * ``tcp://HOST:PORT`` — connect to a receiver and read lines, reconnecting with backoff.
 
 Each input has its own decoder (multi-part messages are reassembled per receiver).  Every
-rejected line is counted by reason and kept as a dead letter of the source.
+rejected line is counted by reason and kept as a dead letter of the source; lines that are
+not AIS are counted (``alcyon_ais_ignored_total``).  Memory is bounded: a line is at most
+``max_line_bytes`` (a TCP receiver that never sends a newline fills no buffer), at most
+``max_pending_fragments`` incomplete messages wait, and a UDP datagram the kernel dropped
+(a full receive buffer) is counted from the socket's own counter (``SO_RXQ_OVFL``).
 """
 
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -76,13 +81,27 @@ def _speed(uri: str, query: str) -> float:
     return speed
 
 
+#: Decoder counts of lines that are not AIS (or of a type not decoded), exported as alcyon_ais_ignored_total.
+IGNORED = ("not_ais", "comment", "blank", "ignored_type")
+
+
 def _pump(ctx: SourceContext, uri: str, reader: LineReader) -> None:
-    decoder = AisDecoder()
+    decoder = AisDecoder(max_pending=ctx.config.get("max_pending_fragments", 10_000))
+    max_line = ctx.config.get("max_line_bytes", 4096)
     source = f"ais/{uri.partition('?')[0]}"  # a replay's pace is not part of its identity (nor its ids)
     m = geofence_metrics()
     counts = CounterBuffer()  # counted per line here, added to Prometheus once a second
     positions, statics = m.decoded.labels("position"), m.decoded.labels("static")
+    too_long = m.rejected.labels("line_too_long")
     publish, reject, count = ctx.publish, ctx.reject, counts.add
+    exported = dict.fromkeys(IGNORED, 0)
+
+    def export_ignored() -> None:
+        for key in IGNORED:
+            now = decoder.counts[key]
+            if now > exported[key]:
+                count(m.ignored.labels(key), now - exported[key])
+                exported[key] = now
 
     def emit(results: list[Result]) -> None:
         for result in results:
@@ -99,11 +118,18 @@ def _pump(ctx: SourceContext, uri: str, reader: LineReader) -> None:
                        result.detail or result.reason)  # type: ignore[union-attr]
 
     try:
-        for line, received_at in reader(ctx):
-            emit(decoder.feed(line, received_at))
+        for n, (line, received_at) in enumerate(reader(ctx)):
+            if len(line) > max_line:
+                count(too_long)
+                reject(line[:max_line], "line_too_long", f"a line of {len(line)} bytes (max_line_bytes {max_line})")
+            else:
+                emit(decoder.feed(line, received_at))
+            if n & 1023 == 0:
+                export_ignored()
             if not ctx.running():
                 break
         emit(decoder.flush())
+        export_ignored()
     except ConfigError:
         raise
     except Exception:
@@ -150,23 +176,42 @@ def _tag_time(line: bytes) -> float | None:
     return None
 
 
+#: Linux's SO_RXQ_OVFL (socket.h): each datagram then carries the socket's count of dropped datagrams.
+SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)
+
+
 def _udp_lines(host: str, port: int, ctx: SourceContext) -> Iterator[tuple[bytes, float | None]]:
+    dropped = geofence_metrics().udp_dropped
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
+            ancillary = socket.CMSG_SPACE(4)
+        except OSError:  # not Linux: drops are not counted (say so once)
+            ancillary = 0
+            ctx.log.warning("ais_udp_drops_not_counted", host=host, port=port, why="no SO_RXQ_OVFL on this system")
         sock.bind((host, port))
         sock.settimeout(0.5)
         ctx.log.info("ais_udp_listening", host=host, port=port)
+        seen = 0  # the kernel's cumulative drop count when last read
         while ctx.running():
             try:
-                datagram, _ = sock.recvfrom(65535)
+                datagram, cmsgs, _, _ = sock.recvmsg(65535, ancillary)
             except socket.timeout:
                 continue
+            for level, kind, value in cmsgs:
+                if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL and len(value) >= 4:
+                    total = int.from_bytes(value[:4], sys.byteorder)
+                    if total > seen:
+                        dropped.inc(total - seen)
+                        seen = total
             now = time.time()
             for line in datagram.splitlines():
                 yield line, now
 
 
 def _tcp_lines(host: str, port: int, ctx: SourceContext) -> Iterator[tuple[bytes, float | None]]:
+    max_line = ctx.config.get("max_line_bytes", 4096)
     backoff = 0.5
     while ctx.running():
         try:
@@ -174,7 +219,7 @@ def _tcp_lines(host: str, port: int, ctx: SourceContext) -> Iterator[tuple[bytes
                 sock.settimeout(0.5)
                 ctx.log.info("ais_tcp_connected", host=host, port=port)
                 backoff = 0.5
-                buffer = b""
+                buffer = b""  # the start of a line, never more than max_line + 1 bytes
                 while ctx.running():
                     try:
                         chunk = sock.recv(65536)
@@ -183,7 +228,13 @@ def _tcp_lines(host: str, port: int, ctx: SourceContext) -> Iterator[tuple[bytes
                     if not chunk:
                         raise ConnectionError("the receiver closed the connection")
                     now = time.time()
-                    *lines, buffer = (buffer + chunk).split(b"\n")
+                    if b"\n" not in chunk:  # no line ends here: keep at most the start of an over-long one
+                        if len(buffer) <= max_line:
+                            buffer = (buffer + chunk)[:max_line + 1]  # still over max_line: rejected at its end
+                        continue
+                    *lines, rest = chunk.split(b"\n")
+                    lines[0] = buffer + lines[0]
+                    buffer = rest[:max_line + 1]
                     for line in lines:
                         yield line, now
         except OSError as exc:

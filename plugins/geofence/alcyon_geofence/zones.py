@@ -15,6 +15,7 @@ import json
 import math
 import urllib.error
 import urllib.request
+from urllib.parse import urlsplit
 from os import PathLike
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -25,7 +26,7 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
-from alcyon import ConfigError
+from alcyon import ConfigError, redact_text, redact_url
 
 #: The 20 French marine protected areas shipped with the plugin (see data/ATTRIBUTION.md).
 #: Feature id 8 is invalid as published: load it with ``invalid="repair"``.
@@ -222,17 +223,42 @@ def load_zones(path: str | PathLike[str], rules: Mapping[str, Any] | None = None
     return zones_from_geojson(_json(text, str(path)), rules, invalid=invalid, origin=str(path))
 
 
+#: Limits of a zone fetch: a larger document, a redirect beyond these, or to another scheme, is refused.
+MAX_ZONE_BYTES = 64 * 1024 * 1024
+MAX_REDIRECTS = 3
+
+
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """Follow at most MAX_REDIRECTS redirects, to http(s) only, never from https down to http."""
+
+    max_redirections = MAX_REDIRECTS
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+        old, new = urlsplit(req.full_url).scheme, urlsplit(newurl).scheme
+        if new not in ("http", "https") or (old == "https" and new == "http"):
+            raise ZoneError(f"zone URL {redact_url(req.full_url)} redirects ({code}) to {redact_url(newurl)}: "
+                            "only redirects to http(s), never from https to http, are followed "
+                            "(configure the final URL)")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def load_zones_from_url(url: str, rules: Mapping[str, Any] | None = None, *, invalid: str = "error",
-                        timeout: float = 30.0) -> list[Zone]:
-    """Zones from an http(s):// or file:// URL (see :func:`zones_from_geojson`)."""
+                        timeout: float = 30.0, max_bytes: int = MAX_ZONE_BYTES) -> list[Zone]:
+    """Zones from an http(s):// or file:// URL (see :func:`zones_from_geojson`), at most ``max_bytes``."""
+    shown = redact_url(url)
     if not url.startswith(("http://", "https://", "file:")):
-        raise ZoneError(f"zone URL {url!r}: only http://, https:// and file: URLs are supported")
+        raise ZoneError(f"zone URL {shown!r}: only http://, https:// and file: URLs are supported")
+    opener = urllib.request.build_opener(_Redirects)
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            text = response.read().decode("utf-8")
+        with opener.open(url, timeout=timeout) as response:
+            data = response.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise ZoneError(f"zones at {shown} are over {max_bytes} bytes: refused (a GeoJSON of protected "
+                            "areas is far smaller; check the URL)")
+        text = data.decode("utf-8")
     except (urllib.error.URLError, OSError, UnicodeDecodeError) as exc:
-        raise ZoneError(f"cannot fetch zones from {url}: {exc}") from None
-    return zones_from_geojson(_json(text, url), rules, invalid=invalid, origin=url)
+        raise ZoneError(f"cannot fetch zones from {shown}: {redact_text(str(exc))}") from None
+    return zones_from_geojson(_json(text, shown), rules, invalid=invalid, origin=shown)
 
 
 def _json(text: str, origin: str) -> Any:

@@ -6,9 +6,10 @@ For each alert:
 2. **claim** them in the ledger in one transaction (:mod:`alcyon_notify.ledger`): sinks
    already recorded as delivered are skipped, sinks another worker is delivering are *busy*;
 3. deliver to each claimed sink in turn (JSON-lines first: local and cheap), measuring and
-   counting each attempt;
-4. **settle** in one transaction: delivered sinks are recorded (TTL ``ledger_ttl_s``), failed
-   claims released;
+   counting each attempt, and **settle** each sink as soon as it took the alert (recorded,
+   TTL ``ledger_ttl_s``): a worker killed while a slow sink is busy has already recorded the
+   sinks before it, which a retry then skips;
+4. release the claims of the sinks that failed;
 5. if a sink failed or was busy, raise: :class:`~alcyon_notify.errors.DeliveryFailed` when a
    retry may help (the framework retries this alert alone with backoff, then dead-letters it
    with this error, reason ``delivery_failed``), :class:`~alcyon_notify.errors.DeliveryRejected`
@@ -103,13 +104,13 @@ class Notifier:
                     elapsed = time.perf_counter() - started
                     outcome = "delivered"
                     delivered.append(sink.name)
+                    ledger.settle(event.id, owner, delivered=[sink.name], released=())
                     log.info("alert_delivered", sink=sink.name, duration_ms=round(elapsed * 1000, 1), **details)
                 m.deliveries.labels(sink.name, outcome).inc()
                 m.duration.labels(sink.name, outcome).observe(elapsed)
         finally:
-            # Whatever happened (even an unexpected error), record what was delivered and free the rest.
-            ledger.settle(event.id, owner, delivered=delivered,
-                          released=[s.name for s in todo if s.name not in delivered])
+            # Whatever happened (even an unexpected error), free the claims of the sinks that did not take it.
+            ledger.settle(event.id, owner, delivered=(), released=[s.name for s in todo if s.name not in delivered])
         if failures or busy:
             raise _aggregate(failures, busy)
 

@@ -66,3 +66,19 @@ def test_shuffled_and_duplicated_events_give_the_same_alerts(alcyon_harness):
     assert {t for _, t, _, _ in clean} == {"geofence.entered", "geofence.exited", "geofence.crossed",
                                            "geofence.dwell", "geofence.gap"}
     assert run(messy=True) == clean
+
+
+def test_positions_with_bad_motion_fields_are_dead_lettered_as_schema_errors(alcyon_harness, mode_url):
+    from alcyon import Event
+
+    h = alcyon_harness(GEOFENCE, broker_url=mode_url, threads=1, plugin_config={"geofence": {"inputs": []}})
+    good = position_event(_ping("227000002", T0, -3.2, 47.5), "test")
+    bad_values = {"sog": "fast", "cog": 400.0, "heading": True, "nav_status": float("nan")}
+    bad = [Event(type=good.type, source="test", subject=f"22700001{i}", time=good.time,
+                 data={**good.data, name: value}) for i, (name, value) in enumerate(bad_values.items())]
+    h.publish([good, *bad])
+    h.join()
+    dead = {d.event_id: d for d in h.dead_letters("geofence")}
+    assert set(dead) == {e.id for e in bad}
+    assert all(d.reason == "schema_error" and d.attempts == 1 for d in dead.values())
+    assert "data.sog must be null or a number in [0.0, 102.3), got 'fast'" in dead[bad[0].id].error

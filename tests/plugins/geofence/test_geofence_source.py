@@ -13,16 +13,16 @@ from alcyon.logs import get_logger
 from alcyon_geofence.processor import ZoneSource
 from alcyon_geofence.source import reader_for, run_source
 
-from .test_geofence_ais import _encoded, _tag
+from .test_geofence_ais import _encoded, _sentence, _tag
 
 
 class Collector:
     """A real SourceContext whose publish and reject keep what they get."""
 
-    def __init__(self, inputs):
+    def __init__(self, inputs, **config):
         self.events, self.rejects = [], []
         self.stopping = threading.Event()
-        self.ctx = SourceContext(source="ais", config={"inputs": []}, log=get_logger("test"),
+        self.ctx = SourceContext(source="ais", config={"inputs": [], **config}, log=get_logger("test"),
                                  publish=self.events.append, stopping=self.stopping,
                                  reject=lambda raw, reason, error: self.rejects.append((raw, reason)),
                                  inputs=tuple(inputs))
@@ -129,3 +129,82 @@ def test_zones_are_reloaded_when_the_file_changes_and_kept_when_it_breaks(tmp_pa
     path.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature"}]}')
     time.sleep(0.05)
     assert zones.current().get("second") is not None  # a broken file keeps the zones in force
+
+
+def _metric(counter, *labels) -> float:
+    return (counter.labels(*labels) if labels else counter)._value.get()
+
+
+def test_a_tcp_receiver_that_sends_no_newline_fills_no_buffer():
+    # 8 MB without a newline: once rebuilt on every read (98% CPU, intake falling to 0.8 MB/s), never capped.
+    from alcyon_geofence.metrics import geofence_metrics
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+
+    def serve():
+        conn, _ = server.accept()
+        conn.sendall(b"X" * 8_000_000 + b"\n" + _encoded(mmsi=227006760).encode() + b"\n")
+        time.sleep(1)
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    before = _metric(geofence_metrics().rejected, "line_too_long")
+    c = Collector([f"tcp://127.0.0.1:{port}"], max_line_bytes=1000)
+    started = time.monotonic()
+    c.thread.start()
+    events = c.wait_for(1, timeout=15)
+    elapsed = time.monotonic() - started
+    c.stop()
+    server.close()
+    assert [e.subject for e in events] == ["227006760"] and elapsed < 5
+    [(kept, reason)] = c.rejects
+    assert reason == "line_too_long" and kept == b"X" * 1000
+    time.sleep(1.2)  # counts reach Prometheus once a second
+    assert _metric(geofence_metrics().rejected, "line_too_long") == before + 1
+
+
+def test_plain_text_over_udp_is_counted_and_kernel_drops_are_exported():
+    from alcyon_geofence.metrics import geofence_metrics
+
+    m = geofence_metrics()
+    port = free_port(socket.SOCK_DGRAM)
+    c = Collector([f"udp://127.0.0.1:{port}"])
+    c.thread.start()
+    time.sleep(0.3)
+    not_ais, dropped = _metric(m.ignored, "not_ais"), _metric(m.udp_dropped)
+    too_long = _metric(m.rejected, "line_too_long")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(b"hello, this is not AIS\nnor is this\n", ("127.0.0.1", port))
+        time.sleep(0.3)
+        for _ in range(1000):  # 60 KB each, faster than the source reads: the kernel drops most
+            s.sendto(b"Y" * 60_000, ("127.0.0.1", port))
+        time.sleep(0.5)
+        s.sendto((_encoded(mmsi=227006760) + "\n").encode(), ("127.0.0.1", port))
+    c.wait_for(1, timeout=10)
+    time.sleep(1.5)
+    c.stop()
+    read = sum(1 for _, reason in c.rejects if reason == "line_too_long")
+    assert _metric(m.ignored, "not_ais") == not_ais + 2
+    assert _metric(m.rejected, "line_too_long") == too_long + read
+    assert _metric(m.udp_dropped) - dropped == 1000 - read > 0  # every datagram read or counted as dropped
+    assert all(len(raw) == 4096 for raw, reason in c.rejects if reason == "line_too_long")
+
+
+@pytest.mark.slow
+def test_a_million_fragments_of_unique_sources_keep_the_decoder_bounded():
+    # Each with its own tag-block s:, they never expired: RSS 110 -> 846 MB for 1 M lines, none counted.
+    from alcyon_geofence.ais import AisDecoder
+
+    decoder = AisDecoder(max_pending=10_000)
+    part = _sentence("AIVDM,2,1,7,A,55NBjP01mtGIL@CW;SM<D60P5Ld000000000000P0`<3557l0<50@kk@K5h@00000,0")
+    overflowed = 0
+    for i in range(1_000_000):
+        out = decoder.feed(_tag(f"s:r{i},c:{1750000000 + i // 1000}") + part)
+        overflowed += len(out)
+    assert len(decoder._pending) == 10_000 and len(decoder._next_expiry) <= 20_000
+    assert overflowed == decoder.counts["rejected:fragment_overflow"] == 990_000
+    left = decoder.flush()
+    assert len(left) == 10_000 and {r.reason for r in left} == {"orphan_fragment"}

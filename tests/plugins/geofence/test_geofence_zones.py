@@ -251,3 +251,72 @@ def test_legs_across_the_antimeridian_go_the_short_way():
         frozenset(),  # 170 E -> 170 W is 20 degrees across the Pacific, not 340 across Greenwich
         frozenset({"tonga"}),  # starts on tonga's edge, leaves by the antimeridian
     ]
+
+
+@pytest.fixture
+def zone_server():
+    """A local HTTP server: /zones (a GeoJSON, any query), /big (over a limit), /to?url=... (a redirect)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs, urlsplit
+
+    body = json.dumps(_collection(_feature("a"))).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            parts = urlsplit(self.path)
+            if parts.path == "/to":
+                self.send_response(302)
+                self.send_header("Location", parse_qs(parts.query)["url"][0])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            payload = body if parts.path == "/zones" else b" " * 2_000_000
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_zone_fetches_have_limits(zone_server):
+    from urllib.parse import quote
+
+    (zone,) = load_zones_from_url(f"{zone_server}/to?url={quote(zone_server + '/zones')}")  # http -> http: followed
+    assert zone.id == "a"
+    with pytest.raises(ZoneError, match="over 1000000 bytes"):
+        load_zones_from_url(f"{zone_server}/big", max_bytes=1_000_000)
+    for target in ("ftp://example.org/z.geojson", "file:///etc/passwd"):
+        with pytest.raises(ZoneError, match="only redirects to http|Redirection to url .* is not allowed"):
+            load_zones_from_url(f"{zone_server}/to?url={quote(target)}")
+    chain = f"{zone_server}/zones"
+    for _ in range(5):
+        chain = f"{zone_server}/to?url={quote(chain)}"
+    with pytest.raises(ZoneError, match="redirect"):
+        load_zones_from_url(chain)
+
+
+def test_a_zone_url_token_is_never_logged(zone_server):
+    import io
+
+    from alcyon.logs import configure_logging, get_logger
+    from alcyon_geofence.processor import ZoneSource
+
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    token = "pk.eyJ1IjoiYWxjeW9uIiwiYSI6ImNrMTIzNDU2Nzg5MCJ9"
+    source = ZoneSource(f"{zone_server}/zones?access_token={token}", {}, "error", 0, get_logger("test"))
+    assert len(source.index) == 1
+    with pytest.raises(ZoneError) as refused:
+        load_zones_from_url(f"{zone_server}/missing-redirect/zones?access_token={token}", max_bytes=10)
+    logged = stream.getvalue()
+    assert "zones_loaded" in logged and "access_token=***" in logged
+    assert token not in logged and token not in str(refused.value)
