@@ -85,23 +85,39 @@ def _speed(uri: str, query: str) -> float:
 IGNORED = ("not_ais", "comment", "blank", "ignored_type")
 
 
+class _CountsWith(CounterBuffer):
+    """A source's counter buffer that first adds what ``export`` finds new (the decoder's counts
+    of ignored lines), at each flush: once a second while the source waits for input, and at its end."""
+
+    def __init__(self, export: Callable[[], None]) -> None:
+        super().__init__()
+        self._export = export
+
+    def flush(self) -> None:
+        self._export()
+        super().flush()
+
+
 def _pump(ctx: SourceContext, uri: str, reader: LineReader) -> None:
     decoder = AisDecoder(max_pending=ctx.config.get("max_pending_fragments", 10_000))
     max_line = ctx.config.get("max_line_bytes", 4096)
     source = f"ais/{uri.partition('?')[0]}"  # a replay's pace is not part of its identity (nor its ids)
     m = geofence_metrics()
-    counts = CounterBuffer()  # counted per line here, added to Prometheus once a second
+    exported = dict.fromkeys(IGNORED, 0)
+    exporting = threading.Lock()
+
+    def export_ignored() -> None:
+        with exporting:  # the flusher thread and this one, at the end
+            for key in IGNORED:
+                now = decoder.counts[key]
+                if now > exported[key]:
+                    count(m.ignored.labels(key), now - exported[key])
+                    exported[key] = now
+
+    counts = _CountsWith(export_ignored)  # counted per line here, added to Prometheus once a second
     positions, statics = m.decoded.labels("position"), m.decoded.labels("static")
     too_long = m.rejected.labels("line_too_long")
     publish, reject, count = ctx.publish, ctx.reject, counts.add
-    exported = dict.fromkeys(IGNORED, 0)
-
-    def export_ignored() -> None:
-        for key in IGNORED:
-            now = decoder.counts[key]
-            if now > exported[key]:
-                count(m.ignored.labels(key), now - exported[key])
-                exported[key] = now
 
     def emit(results: list[Result]) -> None:
         for result in results:
@@ -118,18 +134,15 @@ def _pump(ctx: SourceContext, uri: str, reader: LineReader) -> None:
                        result.detail or result.reason)  # type: ignore[union-attr]
 
     try:
-        for n, (line, received_at) in enumerate(reader(ctx)):
+        for line, received_at in reader(ctx):
             if len(line) > max_line:
                 count(too_long)
                 reject(line[:max_line], "line_too_long", f"a line of {len(line)} bytes (max_line_bytes {max_line})")
             else:
                 emit(decoder.feed(line, received_at))
-            if n & 1023 == 0:
-                export_ignored()
             if not ctx.running():
                 break
         emit(decoder.flush())
-        export_ignored()
     except ConfigError:
         raise
     except Exception:
