@@ -25,9 +25,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tomllib
 from pathlib import Path
 from typing import Any, Mapping, Sequence
+
+import tomllib
 
 from .errors import ConfigError
 from .redact import redact_url

@@ -141,7 +141,7 @@ class StateStore(abc.ABC):
         prefix = _key_prefix(namespace)
         return sum(self._remove(full) for full in list(self._scan(prefix)))
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a deliberate no-op default; stores with connections override it
         """Release connections (no-op for the memory store)."""
 
     @abc.abstractmethod

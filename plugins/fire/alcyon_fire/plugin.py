@@ -1,8 +1,8 @@
 """fire: camera frames to ONE smoke alert per sequence, with an ONNX YOLO detector and Pyronear's logic.
 
 Provides the ``camera`` source (``alcyon ingest camera``; ``camera.frame`` and
-``camera.alert.<unreachable|stuck|undecodable|recovered>`` out), the stateless ``fire-detect`` processor (``camera.frame`` in,
-``fire.detection`` out: scale it with workers) and the keyed, ordered ``fire-alert``
+``camera.alert.<unreachable|stuck|undecodable|recovered>`` out), the stateless ``fire-detect``
+processor (``camera.frame`` in, ``fire.detection`` out: scale it with workers) and the keyed, ordered ``fire-alert``
 processor (``fire.detection`` in; ``fire.alert``, ``fire.alert.update``, ``fire.alert.end``
 out).  The notify plugin delivers the alerts (its default ``*.alert.#`` takes all three).
 
@@ -39,8 +39,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from alcyon import (ConfigError, EventType, InvalidEvent, Option, PluginError, Processor, Source, get_logger,
-                    hookimpl)
+from alcyon import ConfigError, EventType, InvalidEvent, Option, PluginError, Processor, Source, get_logger, hookimpl
 
 from .alert import ALERT, END, UPDATE
 from .camera import FRAME, HEALTH, HEALTH_KINDS, run_source

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import warnings
-
 from typing import Any
 
 import numpy as np

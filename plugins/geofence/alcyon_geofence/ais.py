@@ -29,10 +29,11 @@ from hashlib import sha1
 from operator import xor
 from typing import Any, NamedTuple
 
-from alcyon import Event, uuid5_from_sha1, InvalidEvent
 from pyais.bit_vector import bit_vector
 from pyais.exceptions import AISBaseException
 from pyais.messages import MSG_CLASS
+
+from alcyon import Event, InvalidEvent, uuid5_from_sha1
 
 #: Every ``Rejection.reason``; counted as ``counts["rejected:<reason>"]``.
 REJECTION_REASONS = (

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from alcyon import EventType, get_logger, hookimpl, InvalidEvent, Option, Processor, Source
+from alcyon import EventType, InvalidEvent, Option, Processor, Source, get_logger, hookimpl
 
 from .ais import POSITION_EVENT, STATIC_EVENT
 from .processor import Geofence, ZoneSource
 from .source import reader_for, run_source
-from .tracker import ALERT_KINDS, ALERT_EVENT_PREFIX, TrackerConfig
+from .tracker import ALERT_EVENT_PREFIX, ALERT_KINDS, TrackerConfig
 
 log = get_logger("alcyon_geofence")
 

@@ -10,8 +10,9 @@ Ordering is by event time.  A position not newer than the vessel's last one is s
 changes nothing, so replays and duplicates are harmless.  :func:`process_batch` sorts each
 vessel's records within the batch, so a batch gives the same alerts in any input order (but
 for two different positions of the same second: the first delivered counts, in a batch as
-across batches, so batch boundaries never change the outcome).  Across batches there is no reordering buffer: a ping older than one already processed is
-dropped (as Global Fishing Watch's segmenter does) rather than delaying every alert.
+across batches, so batch boundaries never change the outcome).  Across batches there is no
+reordering buffer: a ping older than one already processed is dropped (as Global Fishing Watch's
+segmenter does) rather than delaying every alert.
 """
 
 from __future__ import annotations
