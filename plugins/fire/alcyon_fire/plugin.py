@@ -64,8 +64,9 @@ def _jpeg_check(event: Any) -> None:
 
 @hookimpl
 def alcyon_event_types() -> list[EventType]:
-    alert_fields = {"camera": str, "pose": str, "azimuth": (int, float), "fov": (int, float), "time": str,
-                    "boxes": list, "sequence": str}
+    alert_fields: dict[str, type | tuple[type, ...]] = {
+        "camera": str, "pose": str, "azimuth": (int, float), "fov": (int, float), "time": str, "boxes": list,
+        "sequence": str}
     return [
         EventType(FRAME, "a camera frame: data.jpeg = JPEG bytes; subject = camera[/pose]",
                   fields={"camera": str, "pose": str, "jpeg": (bytes, bytearray)}, check=_jpeg_check),

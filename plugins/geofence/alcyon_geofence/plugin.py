@@ -70,7 +70,8 @@ def _position_check(event: Any) -> None:
 
 @hookimpl
 def alcyon_event_types() -> list[EventType]:
-    alert_fields = {"kind": str, "mmsi": str, "time": (int, float), "lat": (int, float), "lon": (int, float)}
+    alert_fields: dict[str, type | tuple[type, ...]] = {
+        "kind": str, "mmsi": str, "time": (int, float), "lat": (int, float), "lon": (int, float)}
     return [
         EventType(POSITION_EVENT, "an AIS position report (types 1-3, 18, 19, 27); subject = MMSI",
                   fields={"lat": (int, float), "lon": (int, float), "msg_type": int, "raw": str},

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 from urllib.parse import parse_qs, urlsplit
 
 from alcyon import ConfigError, CounterBuffer, SourceContext
@@ -103,7 +103,7 @@ def _pump(ctx: SourceContext, uri: str, reader: LineReader) -> None:
                 count(m.ignored.labels(key), now - exported[key])
                 exported[key] = now
 
-    def emit(results: list[Result]) -> None:
+    def emit(results: Sequence[Result]) -> None:
         for result in results:
             kind = type(result)
             if kind is Position:

@@ -215,7 +215,8 @@ def process_batch(records: Iterable[Position | StaticData], states: Mapping[str,
     positions: defaultdict[str, list[Position]] = defaultdict(list)
     statics: defaultdict[str, list[StaticData]] = defaultdict(list)
     for record in records:
-        (positions if type(record) is Position else statics)[record.mmsi].append(record)
+        # the list matches type(record), which mypy cannot tie to the conditional
+        (positions if type(record) is Position else statics)[record.mmsi].append(record)  # type: ignore[arg-type]
     vessels = sorted(positions.keys() | statics.keys()) if statics else sorted(positions)
     olds: list[dict[str, Any]] = [states.get(mmsi) or {} for mmsi in vessels]
     fresh = _fresh(vessels, positions, olds)
