@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 from urllib.parse import parse_qs, urlsplit
 
 from alcyon import ConfigError, CounterBuffer, SourceContext
@@ -119,7 +119,7 @@ def _pump(ctx: SourceContext, uri: str, reader: LineReader) -> None:
     too_long = m.rejected.labels("line_too_long")
     publish, reject, count = ctx.publish, ctx.reject, counts.add
 
-    def emit(results: list[Result]) -> None:
+    def emit(results: Sequence[Result]) -> None:
         for result in results:
             kind = type(result)
             if kind is Position:
