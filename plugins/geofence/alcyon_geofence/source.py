@@ -18,6 +18,7 @@ not AIS are counted (``alcyon_ais_ignored_total``).  Memory is bounded: a line i
 
 from __future__ import annotations
 
+import functools
 import socket
 import sys
 import threading
@@ -38,13 +39,8 @@ def run_source(ctx: SourceContext) -> None:
     """Run every input in its own thread until they end (files) or ``ctx.stopping`` is set."""
     inputs = ctx.inputs if ctx.inputs is not None else tuple(ctx.config["inputs"])
     readers = [reader_for(uri) for uri in inputs]  # validate them all before starting any
-    threads = [threading.Thread(target=_pump, args=(ctx, uri, reader), name=f"ais-{uri}", daemon=True)
-               for uri, reader in zip(inputs, readers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        while thread.is_alive() and ctx.running():
-            thread.join(0.2)
+    # an input that fails was logged (ais_input_failed); the others go on
+    ctx.run_each({f"ais-{uri}": functools.partial(_pump, ctx, uri, reader) for uri, reader in zip(inputs, readers)})
 
 
 LineReader = Callable[[SourceContext], Iterator[tuple[bytes, float | None]]]
