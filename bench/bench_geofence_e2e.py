@@ -101,8 +101,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_core import (Progress, _receive, bench_parser, cpu_seconds, fmt_ms, loadavg, pid_of,  # noqa: E402
-                        print_load, process_cpu, spawn)
+from bench_core import (  # noqa: E402
+    Progress,
+    _receive,
+    bench_parser,
+    cpu_seconds,
+    fmt_ms,
+    loadavg,
+    pid_of,
+    print_load,
+    process_cpu,
+    spawn,
+)
 
 DEFAULT_URL = os.environ.get("ALCYON_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/")
 DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
@@ -295,10 +305,10 @@ def publisher_child(conn: Any, env: dict[str, str], shim_dir: str, log_path: str
     """`alcyon ingest ais --input file:PATH --until-idle`, Runtime.publish timed; then answer time queries."""
     _enter(env, shim_dir, log_path)
     from alcyon.config import load_config
+    from alcyon.logs import get_logger
     from alcyon.plugins import PluginHost
     from alcyon.processors import SourceContext
     from alcyon.runtime import Runtime
-    from alcyon.logs import get_logger
     from alcyon_workers.process import prepare_process
     from alcyon_workers.runner import Tally, select_sources, start_sources
 
@@ -821,7 +831,8 @@ def summarize(r: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     lat = percentiles(r["latencies"]) if r["case"] != "drain" else (math.nan,) * 4
     cpu = {k: (v / n * 1e6 if v is not None and n else None) for k, v in r["cpu"].items()}
     cpu["publisher"] = pub["cpu_s"] / n * 1e6 if n else None
-    return {**r, "e2e_rate": e2e, "pub_rate": n / (pub["t_last"] - pub["t0"]) if pub["t_last"] > pub["t0"] else math.nan,
+    return {**r, "e2e_rate": e2e,
+            "pub_rate": n / (pub["t_last"] - pub["t0"]) if pub["t_last"] > pub["t0"] else math.nan,
             "confirmed_rate": n / (pub["t_confirmed"] - pub["t0"]) if pub["t_confirmed"] > pub["t0"] else math.nan,
             "lat": lat, "cpu_us": cpu}
 
@@ -847,7 +858,8 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, info: dict[str,
         p50, p95, p99, mx = r["lat"]
         cpu = r["cpu_us"]
         label = LABELS[r["case"]] + (f" @{args.rate:,.0f}/s" if r["case"] == "paced" else "")
-        status = "" if r["status"] == "ok" else f"  [{r['status'].upper()}: {r['final'].get('checked', 0):,.0f} handled]"
+        status = ("" if r["status"] == "ok"
+                  else f"  [{r['status'].upper()}: {r['final'].get('checked', 0):,.0f} handled]")
         worker = cpu.get("worker") if r["case"] != "embedded" else cpu.get("publisher")
         print(f"{label:<26} {r['pub']['positions']:>8,} {r['e2e_rate']:>9,.0f} {r['pub_rate']:>9,.0f} "
               f"{r['confirmed_rate']:>9,.0f} {r['alerts']:>6,} {fmt_ms(p50):>8} {fmt_ms(p95):>8} {fmt_ms(p99):>8} "
@@ -868,8 +880,8 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, info: dict[str,
             extra.append(f"{r['duplicates']} alerts received again (same id: a redelivered input)")
         final = r.get("final", {})
         if final.get("batches"):
-            extra.append(f"worker handled {final['batches']:,.0f} messages, {final['batch_events'] / final['batches']:.0f} "
-                         f"events each on average")
+            extra.append(f"worker handled {final['batches']:,.0f} messages, "
+                         f"{final['batch_events'] / final['batches']:.0f} events each on average")
         if final.get("alerts") and final["alerts"] != r["alerts"]:
             extra.append(f"the worker counted {final['alerts']:,.0f} alerts")
         if final.get("failed"):

@@ -15,8 +15,9 @@ which is what makes a redelivery harmless; so each record grows with the events 
 up to 256 ids, ~10.7 KB). Every transaction reads and rewrites the whole record of each
 subject in the message, so the cost per event grows with that map: by default subjects start
 empty (50 ids each after a 50,000-event run); --prefill 256 starts every subject at the 256
-ids a long-running processor carries (the steady state). The BASELINE is the same processor without state (stateful=False, the handler
-only counts), so that "state" columns show what the state costs on top of everything else.
+ids a long-running processor carries (the steady state). The BASELINE is the same processor without
+state (stateful=False, the handler only counts), so that "state" columns show what the state costs
+on top of everything else.
 
 Modes (each run on a fresh processor name, so fresh queues and fresh state keys):
   embedded   One process (multiprocessing "spawn"): Runtime without a broker (dramatiq's
@@ -59,8 +60,20 @@ import uuid
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_core import (Progress, _receive, bench_parser, broker_pid, cpu_seconds,  # noqa: E402
-                        delete_everything, loadavg, machine, pid_of, print_load, process_cpu, spawn)
+from bench_core import (  # noqa: E402
+    Progress,
+    _receive,
+    bench_parser,
+    broker_pid,
+    cpu_seconds,
+    delete_everything,
+    loadavg,
+    machine,
+    pid_of,
+    print_load,
+    process_cpu,
+    spawn,
+)
 
 DEFAULT_URL = os.environ.get("ALCYON_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/")
 DEFAULT_REDIS = "redis://127.0.0.1:6379/13"
@@ -168,7 +181,8 @@ def prefill(runtime: Any, ids: int) -> None:
     subjects = [f"dev-{k}" for k in range(SUBJECTS)]
     for start in range(0, SUBJECTS, 500):
         group = subjects[start:start + 500]
-        records = {subject: {"v": ids, "t": t_us, "a": {f"prefill-{subject}-{j:06d}-{'0' * 12}": [] for j in range(ids)}}
+        records = {subject: {"v": ids, "t": t_us,
+                             "a": {f"prefill-{subject}-{j:06d}-{'0' * 12}": [] for j in range(ids)}}
                    for subject in group}
         store.update(processor.name, group, lambda _old, records=records: (records, None))
 
@@ -330,8 +344,9 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     print("-" * len(head))
     for r in rows:
         status = "" if r["status"] == "ok" else f"  [{r['status'].upper()}: {r['handled']:,} handled]"
-        print(f"{r['batch']:>5} {r['mode']:<9} {r['state']:<7} {r['n']:>7,} {fmt(r['rate']):>8} {fmt(r['pub_rate']):>8} "
-              f"{r['messages']:>7,} {fmt(r['cons_cpu_us'], '.1f'):>8} {fmt(r['pub_cpu_us'], '.1f'):>7} "
+        print(f"{r['batch']:>5} {r['mode']:<9} {r['state']:<7} {r['n']:>7,} {fmt(r['rate']):>8} "
+              f"{fmt(r['pub_rate']):>8} {r['messages']:>7,} {fmt(r['cons_cpu_us'], '.1f'):>8} "
+              f"{fmt(r['pub_cpu_us'], '.1f'):>7} "
               f"{fmt(r['beam_us'], '.1f'):>7} {fmt(r['redis_us'], '.1f'):>6} {fmt(r['rtt_per_msg'], '.2f'):>9}{status}")
     print()
     print("note: ev/s end2end = events / (first publish .. last event handled); publish = the publisher's own rate "
@@ -366,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-url", default=DEFAULT_REDIS, help=f"state store (default {DEFAULT_REDIS})")
     parser.add_argument("--events", type=int, default=50_000,
                         help="events per run at batch sizes 50 and 500 (default 50000; a fifth at batch 1)")
-    parser.add_argument("--batches", default=",".join(map(str, BATCHES)), help="publisher batch sizes (default 1,50,500)")
+    parser.add_argument("--batches", default=",".join(map(str, BATCHES)),
+                        help="publisher batch sizes (default 1,50,500)")
     parser.add_argument("--configs", default=",".join(f"{m}/{s}" for m, s in CONFIGS),
                         help="comma-separated subset of " + ",".join(f"{m}/{s}" for m, s in CONFIGS))
     parser.add_argument("--threads", type=int, default=None,

@@ -49,7 +49,6 @@ from pathlib import Path
 from typing import Any
 
 import pika
-
 from bench_core import print_load
 from bench_geofence_e2e import build_workload
 

@@ -247,6 +247,7 @@ class AmqpPublisher:
         except Exception as exc:
             self._error = exc
             log.error("amqp_setup_failed", where=self._where(), error=f"{type(exc).__name__}: {exc}")
+            assert self._connection is not None  # its channel has just opened
             self._connection.close()
 
     def _on_setup_done(self) -> None:

@@ -396,7 +396,8 @@ def _cmd_new_plugin(args: argparse.Namespace, config: Config, host: PluginHost) 
 
     directory = Path(args.directory or f"alcyon-{args.name.replace('_', '-')}")
     files = create_plugin(args.name, directory, stateful=args.stateful)
-    tests = "pytest -m 'not rabbitmq'   (pytest alone also runs them on RabbitMQ + Redis)" if args.stateful else "pytest"
+    tests = ("pytest -m 'not rabbitmq'   (pytest alone also runs them on RabbitMQ + Redis)" if args.stateful
+             else "pytest")
     print(f"created {len(files)} files in {directory}; next: cd {directory} && pip install -e \".[test]\" && {tests}")
     return 0
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import dramatiq
 import msgpack

@@ -25,9 +25,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tomllib
+import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, as a package (a dependency there only)
+    import tomli as tomllib
 
 from .errors import ConfigError
 from .redact import redact_url
@@ -192,8 +197,8 @@ def convert(value: Any, expected: type | tuple[type, ...], where: str, *, minimu
             continue
     else:
         names = " or ".join(t.__name__ for t in types)
-        forms = {list: ' (in the environment: ["a", "b"] or a,b)', dict: ' (in the environment: {"key": "value"} '
-                 'or { key = "value" })'}
+        forms: dict[type, str] = {list: ' (in the environment: ["a", "b"] or a,b)',
+                                  dict: ' (in the environment: {"key": "value"} or { key = "value" })'}
         hint = "".join(forms.get(t, "") for t in types) if from_env else ""
         raise ConfigError(f"{where}: expected {names}{hint}, got {value!r}")
     if minimum is not None and isinstance(result, (int, float)) and result < minimum:

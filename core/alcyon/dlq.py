@@ -17,6 +17,7 @@ from .config import Config
 from .deadletters import AmqpDeadLetterStore, DeadLetter
 from .errors import ConfigError
 from .plugins import PluginHost
+from .processors import Processor, Source
 from .topology import Topology
 
 
@@ -61,7 +62,8 @@ class DeadLetterAdmin:
             raise ConfigError("alcyon dlq needs ALCYON_BROKER_URL: the embedded mode's dead letters live in the "
                               "`alcyon run` process and are logged there as `dead_lettered` lines")
         # processors and sources both keep dead letters, under <queue>.XQ
-        self.processors = {p.name: p for p in [*host.sources(), *host.processors()]}
+        installed: list[Processor | Source] = [*host.sources(), *host.processors()]
+        self.processors = {p.name: p for p in installed}
         self.config = config
         self.routes = Topology.of(host.processors(), config.exchange)
         self.parameters = parameters_from_config(config)

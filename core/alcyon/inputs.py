@@ -37,8 +37,8 @@ def read_events(stream: IO[bytes], origin: str, event_types: Mapping[str, EventT
     data = stream.read()
     nul = data.find(b"\x00")
     if nul >= 0:
-        line = data.count(b"\n", 0, nul) + 1
-        raise InvalidEvent(f"{origin}:{line}: binary data (a NUL byte), not text, nothing was published: give a "
+        line_number = data.count(b"\n", 0, nul) + 1
+        raise InvalidEvent(f"{origin}:{line_number}: binary data (a NUL byte), not text, nothing was published: give a "
                            f"JSON-lines file, one event object per line, e.g. {_EXAMPLE}")
     events: list[Event] = []
     errors: list[str] = []

@@ -17,9 +17,10 @@ import logging
 import sys
 import threading
 import time
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 import structlog
+from structlog.typing import EventDict
 
 from .redact import redact_text
 
@@ -86,7 +87,7 @@ class _SayOnce(logging.Filter):
             self._said[key] = [now, 0]
             return int(seen[1]) if seen is not None else 0
 
-    def __call__(self, logger: Any, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    def __call__(self, logger: Any, method: str, event_dict: EventDict) -> EventDict:
         if event_dict.get("level") not in ("warning", "error", "critical"):
             return event_dict
         repeated = self._held_back(tuple(sorted((k, repr(v)) for k, v in event_dict.items())))
@@ -114,7 +115,15 @@ def for_humans() -> bool:
     return _for_humans
 
 
-def configure_logging(level: str = "auto", fmt: str = "auto", stream: TextIO | None = None) -> None:
+class LogStream(Protocol):
+    """Where log lines go: a text stream, or anything with its ``write`` and ``flush``."""
+
+    def write(self, text: str, /) -> object: ...
+
+    def flush(self) -> object: ...
+
+
+def configure_logging(level: str = "auto", fmt: str = "auto", stream: LogStream | None = None) -> None:
     """Configure structlog and the standard library's root logger.
 
     ``fmt`` is ``json`` (one object per line), ``console`` (for people) or ``auto``: console
@@ -169,7 +178,7 @@ def _harmless_dramatiq_warning(record: logging.LogRecord) -> bool:
                 and "_WorkerMiddleware" in record.getMessage())
 
 
-def _isatty(stream: TextIO) -> bool:
+def _isatty(stream: Any) -> bool:  # any stream: one without isatty is no terminal
     try:
         return stream.isatty()
     except (AttributeError, ValueError):
@@ -195,12 +204,12 @@ class _Stderr:
 
 
 class _NamedWriteLogger(structlog.WriteLogger):
-    def __init__(self, file: TextIO, name: str | None) -> None:
-        super().__init__(file)
+    def __init__(self, file: LogStream, name: str | None) -> None:
+        super().__init__(file)  # type: ignore[arg-type]  # structlog says TextIO; it only calls write and flush
         self.name = name
 
 
-def _add_logger_name(logger: Any, _: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _add_logger_name(logger: Any, _: str, event_dict: EventDict) -> EventDict:
     name = getattr(logger, "name", None)
     if name is not None:
         event_dict.setdefault("logger", name)

@@ -119,12 +119,12 @@ class PluginHost:
             self._configs[name] = plugin_config(self.config, name, self.options(name))
         return self._configs[name]
 
-    def _collect(self, hook: str, kind: type, takes_config: bool) -> list[Any]:
+    def _collect(self, hook: str, kind: type[Processor | Source | EventType], takes_config: bool) -> list[Any]:
         if hook not in self._collected:
             self._collected[hook] = self._call_each(hook, kind, takes_config)
         return list(self._collected[hook])
 
-    def _call_each(self, hook: str, kind: type, takes_config: bool) -> list[Any]:
+    def _call_each(self, hook: str, kind: type[Processor | Source | EventType], takes_config: bool) -> list[Any]:
         items: list[Any] = []
         seen: dict[str, str] = {}
         for name in self.names():

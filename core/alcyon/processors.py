@@ -182,6 +182,26 @@ class SourceContext:
     def running(self) -> bool:
         return not self.stopping.is_set()
 
+    def run_each(self, work: Mapping[str, Callable[[], None]]) -> list[BaseException]:
+        """Run each callable in a daemon thread named after its key (one per input, say), and wait
+        until all have returned or the source is stopping; returns what they raised, in order."""
+        failures: list[BaseException] = []
+
+        def run(target: Callable[[], None]) -> None:
+            try:
+                target()
+            except BaseException as exc:  # kept for the caller, who decides whether the source failed
+                failures.append(exc)
+
+        threads = [threading.Thread(target=run, args=(target,), name=name, daemon=True)
+                   for name, target in work.items()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive() and self.running():
+                thread.join(0.2)
+        return failures
+
 
 def _ignore_progress(done: int, total: int) -> None:
     """Where ``ctx.progress`` goes when nobody watches."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*)(?::(?P<password>[^@/\s]*))?@")
@@ -18,7 +19,8 @@ def redact_url(url: str) -> str:
     netloc = parts.netloc
     if not netloc and "@" in url:
         # Not host-based (a typo such as redis//u:pw@h): keep the scheme-like start and the host.
-        return _SCHEME_LIKE.match(url).group() + "***@" + url.rpartition("@")[2]
+        # _SCHEME_LIKE ends in an empty alternative: it always matches
+        return cast(re.Match[str], _SCHEME_LIKE.match(url)).group() + "***@" + url.rpartition("@")[2]
     if "@" in netloc:
         userinfo, _, hostport = netloc.rpartition("@")
         user, colon, _ = userinfo.partition(":")

@@ -141,7 +141,7 @@ class StateStore(abc.ABC):
         prefix = _key_prefix(namespace)
         return sum(self._remove(full) for full in list(self._scan(prefix)))
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a deliberate no-op default; stores with connections override it
         """Release connections (no-op for the memory store)."""
 
     @abc.abstractmethod
@@ -329,7 +329,8 @@ class RedisStateStore(StateStore):
 
     def _attempt(self, keys: list[str], step: _Step[T], px: int | None) -> T:
         self._count()
-        raws = self._client.mget(keys)
+        # redis-py types replies as bytes | str: it cannot know that __init__ refused decode_responses
+        raws: list[bytes | None] = self._client.mget(keys)  # type: ignore[assignment]
         writes, result = step(keys, raws)
         if not writes:
             return result
@@ -346,7 +347,7 @@ class RedisStateStore(StateStore):
 
     def _read(self, key: str) -> bytes | None:
         self._count()
-        return self._client.get(key)
+        return self._client.get(key)  # type: ignore[return-value]  # bytes: decode_responses is refused
 
     def _scan(self, prefix: str) -> Iterable[str]:
         pattern = "".join("\\" + c if c in "*?[]\\" else c for c in prefix) + "*"

@@ -44,7 +44,6 @@ def test_a_refused_publish_is_reported_refused_and_the_next_ones_are_confirmed(b
     # after it went to the wrong message, and the next batch was never sent.
     import uuid
 
-
     from alcyon import PublishError
     from alcyon.amqp import AmqpPublisher, blocking_channel
 

@@ -26,7 +26,7 @@ def test_plugins_json_is_valid_json_with_option_help_and_logs_go_to_stderr():
 def test_config_check_shows_each_plugin_option_with_its_value_and_help():
     result = alcyon("config", "check", ALCYON_GEOFENCE__GAP_MINUTES="45")
     assert result.returncode == 0, result.stderr
-    [line] = [l for l in result.stdout.splitlines() if l.strip().startswith("gap_minutes")]
+    [line] = [text for text in result.stdout.splitlines() if text.strip().startswith("gap_minutes")]
     assert "= 45 " in line and "default 30" in line and "minutes without a position that make an AIS gap" in line
 
 
@@ -47,8 +47,9 @@ def test_worker_processors_may_be_named_by_plugin_or_processor():
     assert processor_names(host, "power_budget") == ["power-budget", "power-report"]
     assert processor_names(host, "power-report, power_budget") == ["power-report", "power-budget"]
     assert processor_names(host, None) is None
-    from alcyon.runtime import Runtime
     import pytest
+
+    from alcyon.runtime import Runtime
 
     with pytest.raises(Exception, match=r"unknown processor\(s\) nope; installed: power-budget, power-report, of "
                                         r"plugin\(s\) power_budget"):

@@ -86,7 +86,6 @@ def test_env_lists_and_tables_parse_json_toml_and_commas():
 
 def test_config_check_prints_no_secret_of_a_webhook_or_zone_url(monkeypatch, capsys, tmp_path):
     from alcyon.cli import main
-
     from alcyon_geofence.zones import BUNDLED_MPAS
 
     slack = "https://hooks.slack.com/services/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"

@@ -1,4 +1,7 @@
-"""JSON-lines inputs: all or nothing, every bad line named with its fix, stable ids (``alcyon publish``, ``run --input``)."""
+"""JSON-lines inputs: all or nothing, every bad line named with its fix, stable ids.
+
+(``alcyon publish``, ``run --input``)
+"""
 
 from __future__ import annotations
 
@@ -35,7 +38,8 @@ BAD_LINES = {
                    r"in.jsonl:2: 1e400 is out of range for a number \(over 1.8e308\): give a finite number"),
     "time_nan": (b'{"type": "demo.reading", "subject": "s1", "time": NaN, "data": {"value": 1}}\n',
                  r"in.jsonl:2: NaN is not a JSON number: give a finite number"),
-    "time_year_1": (b'{"type": "demo.reading", "subject": "s1", "time": "0001-01-01T00:00:00Z", "data": {"value": 1}}\n',
+    "time_year_1": (b'{"type": "demo.reading", "subject": "s1", "time": "0001-01-01T00:00:00Z", '
+                    b'"data": {"value": 1}}\n',
                     r"in.jsonl:2: time 0001-01-01T00:00:00Z is before 1970: give the UTC time of the reading "
                     r"\(2026-07-14T12:00:00Z\) or seconds since 1970"),
 }

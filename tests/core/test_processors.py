@@ -82,3 +82,30 @@ def test_state_used_indirectly_without_stateful_fails_the_handler_with_the_fix(a
     with pytest.raises(Exception, match=r"processor 'indirect' uses ctx.state.get but is not stateful: declare it "
                                         r"with Processor\(\.\.\., stateful=True\)"):
         h.join()
+
+
+def test_a_source_runs_each_input_in_its_own_thread_and_gets_back_what_failed():
+    import threading
+    import time
+
+    from alcyon import SourceContext
+    from alcyon.logs import get_logger
+
+    stopping = threading.Event()
+    ctx = SourceContext(source="s", config={}, log=get_logger("test"), publish=lambda e: None, stopping=stopping,
+                        reject=lambda raw, reason, error: None)
+    names, boom = [], RuntimeError("input b is gone")
+
+    def ok() -> None:
+        names.append(threading.current_thread().name)
+
+    def fails() -> None:
+        raise boom
+
+    assert ctx.run_each({"in-a": ok, "in-b": fails}) == [boom] and names == ["in-a"]
+    forever = threading.Event()
+    threading.Timer(0.3, stopping.set).start()
+    started = time.monotonic()
+    assert ctx.run_each({"in-c": forever.wait}) == []  # returns once the source is stopping
+    assert time.monotonic() - started < 5
+    forever.set()

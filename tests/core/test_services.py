@@ -7,13 +7,12 @@ import uuid
 
 import pytest
 
+from alcyon import Processor
 from alcyon.cli import main
 from alcyon.config import load_config
 from alcyon.errors import ServiceUnavailable
 from alcyon.services import check_broker, check_services, check_state, require_services
 from alcyon.topology import Topology
-
-from alcyon import Processor
 
 
 def closed_port() -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-
 import json
 import os
 import signal
@@ -22,8 +21,17 @@ import redis
 
 from alcyon.errors import ConfigError
 from alcyon.events import Event, derive, derived_id
-from alcyon.state import (KeyedState, MemoryStateStore, RedisStateStore, StateConflict, StateError,
-                          StateStore, open_state_store, redact_url)
+from alcyon.state import (
+    KeyedState,
+    MemoryStateStore,
+    RedisStateStore,
+    StateConflict,
+    StateError,
+    StateStore,
+    open_state_store,
+    redact_url,
+)
+
 from .state_worker import count, make_events
 
 WORKER = Path(__file__).with_name("state_worker.py")

@@ -1,4 +1,4 @@
-"""The metric names alcyon, its notify, emissions and fire plugins and dramatiq expose, and the ones a PromQL text uses."""
+"""The metric names alcyon, its notify, emissions and fire plugins and dramatiq expose, and those a PromQL text uses."""
 
 from __future__ import annotations
 

@@ -6,12 +6,12 @@ import json
 import math
 import os
 import tarfile
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
+import tomllib
 import yaml
 
 from alcyon import __version__

@@ -35,8 +35,10 @@ def test_identity_and_datasources(dashboard: dict) -> None:
     assert variables["archive"]["query"] == "grafana-postgresql-datasource"
     assert variables["datasource"]["query"] == "prometheus"
     for panel in dashboard["panels"]:
-        uid = {"prometheus": "${datasource}", "grafana-postgresql-datasource": "${archive}"}[panel["datasource"]["type"]]
-        assert panel["datasource"]["uid"] == uid and all(t["datasource"] == panel["datasource"] for t in panel["targets"])
+        uids = {"prometheus": "${datasource}", "grafana-postgresql-datasource": "${archive}"}
+        uid = uids[panel["datasource"]["type"]]
+        assert panel["datasource"]["uid"] == uid
+        assert all(t["datasource"] == panel["datasource"] for t in panel["targets"])
     assert len(targets(dashboard, "grafana-postgresql-datasource")) >= 2
 
 

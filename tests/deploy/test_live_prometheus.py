@@ -285,7 +285,7 @@ def test_every_alert_rule_loads_and_evaluates(stack: dict) -> None:
     assert set(rules) == {name for name, _ in rule_exprs()}
     for name, rule in rules.items():
         assert rule["health"] == "ok" and not rule.get("lastError"), f"{name}: {rule.get('lastError')}"
-    for name, expr in rule_exprs():
+    for _name, expr in rule_exprs():
         prometheus.query(expr)  # evaluates (an error fails in api())
     firing = {a["labels"]["alertname"] for a in prometheus.api("alerts")["alerts"] if a["state"] == "firing"}
     assert "AlcyonWorkersAbsent" not in firing and "AlcyonWorkerDown" not in firing

@@ -116,14 +116,15 @@ def test_sigkills_with_a_slow_webhook_give_each_alert_once_to_the_jsonl_sink(wor
     try:
         kills = 0
         for kills in range(1, 12):
-            worker = start_worker(env, tmp_path / f"worker{kills}.log")  # the first declares its queues
-            wait_for(lambda: "worker_started" in (tmp_path / f"worker{kills}.log").read_text(), 30,
-                     "the worker to start")
+            log = tmp_path / f"worker{kills}.log"
+            worker = start_worker(env, log)  # the first declares its queues
+            wait_for(lambda log=log: "worker_started" in log.read_text(), 30, "the worker to start")
             if kills == 1:
                 for event in events:
                     publisher.publish(event)
                 publisher.flush()
-            wait_for(lambda: len(server.requests("/alerts")) >= 4 * kills, 30, "deliveries before the kill")
+            wait_for(lambda kills=kills: len(server.requests("/alerts")) >= 4 * kills, 30,
+                     "deliveries before the kill")
             worker.send_signal(signal.SIGKILL)
             worker.wait(timeout=10)
         assert set(lines()) < expected, "the kills must land mid-stream"

@@ -286,7 +286,8 @@ def test_demo_on_rabbitmq_starts_its_workers_and_says_the_same(tmp_path, broker_
 
 
 def test_the_demo_names_the_plugins_it_misses(tmp_path):
-    env = {**os.environ, "ALCYON_METRICS_PORT": "0", "ALCYON_LOAD_PLUGINS": "geofence=alcyon_geofence.plugin,notify=alcyon_notify.plugin"}
+    env = {**os.environ, "ALCYON_METRICS_PORT": "0",
+           "ALCYON_LOAD_PLUGINS": "geofence=alcyon_geofence.plugin,notify=alcyon_notify.plugin"}
     result = subprocess.run([sys.executable, "-m", "alcyon.cli", "demo", "-o", str(tmp_path / "run")], cwd=tmp_path,
                             env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2

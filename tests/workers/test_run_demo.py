@@ -1,4 +1,4 @@
-"""`alcyon run --until-idle` on the embedded default: the AIS replay alone (the README's quick start is `alcyon demo`)."""
+"""`alcyon run --until-idle` on the embedded default: the AIS replay alone (the quick start is `alcyon demo`)."""
 
 from __future__ import annotations
 

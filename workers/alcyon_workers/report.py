@@ -384,8 +384,8 @@ def emissions_section(archive: Archive, width: int = 900, height: int = 320) -> 
         return "".join(out)
     # mean power per site over each end time (several devices of a site add up)
     series: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
-    totals_j: Counter[str] = Counter()
-    totals_g: Counter[str] = Counter()
+    totals_j: dict[str, float] = defaultdict(float)
+    totals_g: dict[str, float] = defaultdict(float)
     for _, site, start, end, energy, co2e in records:
         series[site][end] += energy / (end - start)
         totals_j[site] += energy
@@ -496,7 +496,7 @@ def write_report(archive_url: str, out: Path, *, summary: dict[str, Any] | None 
         zones_path = zones or bundled_zones()
         zone_list = load_zones(zones_path)
         land = load_land()
-        zones_note = (f"Protected areas: {len(zone_list)} from {zones_path.name}." if zone_list
+        zones_note = (f"Protected areas: {len(zone_list)} from {zones_path.name}." if zone_list and zones_path
                       else "No zones file found (give --zones FILE): tracks and markers only.")
         zones_note += (f" The {LAND_SOURCE}." if land else
                        " No coastline (pip install \"alcyon[report]\" for Natural Earth's): the zones alone.")

@@ -15,8 +15,8 @@ from collections import Counter
 from typing import Callable, Protocol, Sequence
 
 from alcyon.config import Config
-from alcyon.events import Event
 from alcyon.errors import AlcyonError, ConfigError
+from alcyon.events import Event
 from alcyon.logs import get_logger
 from alcyon.metrics import CounterBuffer, metrics
 from alcyon.plugins import PluginHost

@@ -62,7 +62,8 @@ def _record_check(event: Any) -> None:
 
 @hookimpl
 def alcyon_event_types() -> list[EventType]:
-    span = {"device": str, "site": str, "zone": str, "start": (int, float), "end": (int, float)}
+    span: dict[str, type | tuple[type, ...]] = {
+        "device": str, "site": str, "zone": str, "start": (int, float), "end": (int, float)}
     return [
         SAMPLE_TYPE,
         EventType(RECORD_EVENT, "energy and CO2e of one device over one interval; subject = device",

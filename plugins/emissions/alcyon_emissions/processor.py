@@ -23,9 +23,9 @@ records, and the price of a bigger window is paid on every batch).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
-from alcyon import Context, Event
+from alcyon import Context, Event, KeyedState
 
 from .co2e import Sites, account
 from .energy import GAP, INTERVAL, Sample, Step, step
@@ -97,7 +97,7 @@ class Emissions:
             fresh[out[0].id] = out[0]
             return new, out
 
-        derived = ctx.state.apply(events, transition)
+        derived = cast(KeyedState, ctx.state).apply(events, transition)  # stateful=True: a KeyedState
         if self.meter is not None:
             self.meter.count([e for e in derived if e.id in fresh])
         return derived

@@ -30,7 +30,8 @@ def add_report_command(subparsers: Any) -> None:
     r.add_argument("--to", dest="end", metavar="T", help="until this time, excluded")
     r.add_argument("--by", choices=("device", "site", "zone"), default="site", help="group by (default: site)")
     r.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    r.add_argument("--archive", metavar="URL", help="archive URL (default: ALCYON_ARCHIVE_URL or [plugins.archive] url)")
+    r.add_argument("--archive", metavar="URL",
+                   help="archive URL (default: ALCYON_ARCHIVE_URL or [plugins.archive] url)")
     r.set_defaults(func=_cmd_report)
 
 
@@ -42,7 +43,8 @@ def _time(text: str | None, flag: str) -> Any:
     try:
         return datetime.fromtimestamp(parse_time_value(text), timezone.utc)
     except ValueError as exc:
-        raise ConfigError(f"{flag} {text!r}: expected RFC 3339 (2026-01-01T00:00:00Z) or unix seconds ({exc})") from None
+        raise ConfigError(f"{flag} {text!r}: expected RFC 3339 (2026-01-01T00:00:00Z) or unix seconds "
+                          f"({exc})") from None
 
 
 def report_rows(summary: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -82,7 +82,8 @@ class Scrape:
                     continue
                 t = float(s.timestamp) if s.timestamp is not None else now
                 out.append(Sample(self.device(s.name, s.labels), t, kind, float(s.value) * factor, None,
-                                  s.labels.get(self.site_label) or self.site, s.labels.get(self.zone_label) or self.zone))
+                                  s.labels.get(self.site_label) or self.site,
+                                  s.labels.get(self.zone_label) or self.zone))
         return out
 
 

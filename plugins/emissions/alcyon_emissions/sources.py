@@ -11,7 +11,7 @@ Every bad input is kept as a dead letter of the source with a bounded reason; th
 
 from __future__ import annotations
 
-import threading
+import functools
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 from urllib.parse import urlsplit
@@ -68,19 +68,13 @@ def run_source(ctx: SourceContext) -> None:
     """Run every input until it ends (files) or ``ctx.stopping`` is set; raise if one failed."""
     inputs = ctx.inputs if ctx.inputs is not None else tuple(ctx.config["inputs"])
     readers = [reader_for(uri, ctx.config) for uri in inputs]  # validate them all before starting any
-    failures: list[BaseException] = []
-    threads = [threading.Thread(target=_pump, args=(ctx, uri, reader, failures), name=f"power-{uri}", daemon=True)
-               for uri, reader in zip(inputs, readers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        while thread.is_alive() and ctx.running():
-            thread.join(0.2)
+    failures = ctx.run_each({f"power-{uri}": functools.partial(_pump, ctx, uri, reader)
+                             for uri, reader in zip(inputs, readers)})
     if failures:
         raise failures[0]
 
 
-def _pump(ctx: SourceContext, uri: str, reader: Reader, failures: list[BaseException]) -> None:
+def _pump(ctx: SourceContext, uri: str, reader: Reader) -> None:
     from .metrics import source_counts
 
     source = f"power/{uri.partition('?')[0]}"
@@ -98,6 +92,6 @@ def _pump(ctx: SourceContext, uri: str, reader: Reader, failures: list[BaseExcep
                 break
     except Exception as exc:
         ctx.log.error("power_input_failed", input=uri, error=str(exc))
-        failures.append(exc)
+        raise
     finally:
         counts.flush()

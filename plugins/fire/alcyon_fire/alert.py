@@ -52,13 +52,14 @@ class Decision:
     frames: int = 0                      # how many frames of the window hold an overlapping box
 
 
-def evidence(window: list[dict[str, Any]], rules: AlertRules, threshold: float) -> tuple[list[float], float, int] | None:
+def evidence(window: list[dict[str, Any]], rules: AlertRules,
+             threshold: float) -> tuple[list[float], float, int] | None:
     """The best (box, mean confidence, frame count) of the window if smoke is present, else None."""
     frames = [(np.asarray(f["boxes"], np.float32).reshape(-1, 4), np.asarray(f["scores"], np.float32))
               for f in window]
     best: tuple[list[float], float, int] | None = None
     for boxes, scores in frames:
-        for box, score in zip(boxes, scores):
+        for box, _score in zip(boxes, scores):
             picked: list[float] = []
             for other_boxes, other_scores in frames:
                 if not other_boxes.shape[0]:

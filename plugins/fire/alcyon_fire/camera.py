@@ -56,7 +56,8 @@ def capture_time(path: Path) -> datetime:
     match = _NAME_TIME.search(path.name)
     if match:
         try:
-            return datetime(*map(int, match.groups()), tzinfo=timezone.utc)  # type: ignore[misc]
+            # six groups: year to second (mypy cannot count a map's items)
+            return datetime(*map(int, match.groups()), tzinfo=timezone.utc)  # type: ignore[arg-type, misc]
         except ValueError:
             pass
     return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)

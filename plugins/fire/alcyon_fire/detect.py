@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Sequence
+from typing import Sequence, cast
 
 import numpy as np
 
@@ -48,7 +48,8 @@ class Detector:
     def _prepare(self, event: Event) -> tuple[np.ndarray, Letterbox, bool]:
         data = event.data
         jpeg = data.get("jpeg") if isinstance(data, dict) else data
-        return decode_letterboxed(jpeg, self.settings.input_size, self.settings.max_frame_pixels)
+        # bytes: camera.frame's type requires them (decode_letterboxed still refuses anything else)
+        return decode_letterboxed(cast(bytes, jpeg), self.settings.input_size, self.settings.max_frame_pixels)
 
     def handle_batch(self, events: Sequence[Event], ctx: Context) -> list[Event]:
         model, m = self.model, fire_metrics()
@@ -97,7 +98,8 @@ class Detector:
             camera = s.camera(str(data.get("camera", "")))
             masks = None
             if camera is not None and camera.masks:
-                masks = np.asarray(camera.masks, np.float32) * np.float32([box.width, box.height] * 2)
+                # numpy's stubs type float32(x) for scalars only; on a list it makes an array
+                masks = np.asarray(camera.masks, np.float32) * np.float32([box.width, box.height] * 2)  # type: ignore[arg-type]
             boxes, scores = s.post.detections(frame_output, box, masks)
             m.detections.inc(len(scores))
             out.append(ctx.derive(event, "detection", DETECTION, {

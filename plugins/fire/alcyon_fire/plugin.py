@@ -1,8 +1,8 @@
 """fire: camera frames to ONE smoke alert per sequence, with an ONNX YOLO detector and Pyronear's logic.
 
 Provides the ``camera`` source (``alcyon ingest camera``; ``camera.frame`` and
-``camera.alert.<unreachable|stuck|undecodable|recovered>`` out), the stateless ``fire-detect`` processor (``camera.frame`` in,
-``fire.detection`` out: scale it with workers) and the keyed, ordered ``fire-alert``
+``camera.alert.<unreachable|stuck|undecodable|recovered>`` out), the stateless ``fire-detect``
+processor (``camera.frame`` in, ``fire.detection`` out: scale it with workers) and the keyed, ordered ``fire-alert``
 processor (``fire.detection`` in; ``fire.alert``, ``fire.alert.update``, ``fire.alert.end``
 out).  The notify plugin delivers the alerts (its default ``*.alert.#`` takes all three).
 
@@ -39,8 +39,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from alcyon import (ConfigError, EventType, InvalidEvent, Option, PluginError, Processor, Source, get_logger,
-                    hookimpl)
+from alcyon import ConfigError, EventType, InvalidEvent, Option, PluginError, Processor, Source, get_logger, hookimpl
 
 from .alert import ALERT, END, UPDATE
 from .camera import FRAME, HEALTH, HEALTH_KINDS, run_source
@@ -65,8 +64,9 @@ def _jpeg_check(event: Any) -> None:
 
 @hookimpl
 def alcyon_event_types() -> list[EventType]:
-    alert_fields = {"camera": str, "pose": str, "azimuth": (int, float), "fov": (int, float), "time": str,
-                    "boxes": list, "sequence": str}
+    alert_fields: dict[str, type | tuple[type, ...]] = {
+        "camera": str, "pose": str, "azimuth": (int, float), "fov": (int, float), "time": str, "boxes": list,
+        "sequence": str}
     return [
         EventType(FRAME, "a camera frame: data.jpeg = JPEG bytes; subject = camera[/pose]",
                   fields={"camera": str, "pose": str, "jpeg": (bytes, bytearray)}, check=_jpeg_check),

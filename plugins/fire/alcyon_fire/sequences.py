@@ -11,9 +11,9 @@ trigger frame delivered out of order does not change them.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
-from alcyon import Context, Event, derived_id
+from alcyon import Context, Event, KeyedState, derived_id
 
 from .alert import ALERT, END, UPDATE, AlertRules, Decision, bearing, step
 from .metrics import fire_metrics
@@ -43,13 +43,15 @@ class Alerter:
                 return new, []
             return new, [self._alert(decision, event, new, ctx)]
 
-        derived = ctx.state.apply(events, transition)
+        derived = cast(KeyedState, ctx.state).apply(events, transition)  # stateful=True: a KeyedState
         m = fire_metrics()
         for event in derived:
             m.alerts.labels(KINDS[event.type]).inc()
         return derived
 
     def _alert(self, decision: Decision, event: Event, state: dict[str, Any], ctx: Context) -> Event:
+        # not None: transition calls _alert only for a decision, which names its sequence
+        kind, sequence = cast(str, decision.kind), cast(str, decision.sequence)
         data = event.data
         azimuth, fov = float(data.get("azimuth") or 0.0), float(data.get("fov") or 0.0)
         box = decision.box
@@ -62,14 +64,14 @@ class Alerter:
             "frames_with_smoke": decision.frames, "width": data["width"], "height": data["height"],
             "model": data.get("model", ""),
         }
-        if decision.kind == ALERT:
+        if kind == ALERT:
             out["window"] = [{"id": f["id"], "time": f["time"], "boxes": f["boxes"], "scores": f["scores"]}
                              for f in state["window"]]
             out["image"] = draw_boxes(data["jpeg"], data["boxes"], data["scores"])
             out["image_type"] = "image/jpeg"
-        if decision.kind == UPDATE:
+        if kind == UPDATE:
             return ctx.derive(event, f"update:{decision.sequence}", UPDATE, out)
-        rule = f"{ctx.processor}/{KINDS[decision.kind]}"
-        return Event(id=derived_id(decision.sequence, rule), type=decision.kind, source=f"alcyon/{ctx.processor}",
+        rule = f"{ctx.processor}/{KINDS[kind]}"
+        return Event(id=derived_id(sequence, rule), type=kind, source=f"alcyon/{ctx.processor}",
                      subject=event.subject, time=event.time, data=out,
                      extensions={"causeid": event.id, "rule": rule})

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import warnings
-
 from typing import Any
 
 import numpy as np
@@ -96,7 +95,8 @@ def decode_letterboxed(data: bytes, size: int, max_pixels: int) -> tuple[np.ndar
     """
     Image = pillow().Image
     image = open_jpeg(data, max_pixels)
-    box = Letterbox.of(*image.size, size)
+    width, height = image.size
+    box = Letterbox.of(width, height, size)
     new_w, new_h = box.resized
     try:
         if image.format == "JPEG":

@@ -20,7 +20,7 @@ import re
 import time as _time
 import uuid
 from binascii import a2b_base64
-from collections import Counter, _count_elements
+from collections import Counter, _count_elements  # type: ignore[attr-defined]  # private, not in typeshed: see its use
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,10 +29,11 @@ from hashlib import sha1
 from operator import xor
 from typing import Any, NamedTuple
 
-from alcyon import Event, uuid5_from_sha1, InvalidEvent
 from pyais.bit_vector import bit_vector
 from pyais.exceptions import AISBaseException
 from pyais.messages import MSG_CLASS
+
+from alcyon import Event, InvalidEvent, uuid5_from_sha1
 
 #: Every ``Rejection.reason``; counted as ``counts["rejected:<reason>"]``.
 REJECTION_REASONS = (
@@ -288,7 +289,7 @@ class AisDecoder:
             source = source_text.decode()
             now = float(stamp_text)
             if not now:  # c:0 is no time: refused as _tag_block refuses it
-                out = []
+                out: list[Result] = []
                 self.counts["lines"] += 1
                 self._reject("malformed", raw, _UNREADABLE_TAG, out)
                 return out
@@ -297,7 +298,7 @@ class AisDecoder:
         if now > self._next_expiry.get(source, _NEVER):
             # Rare: the orphans are counted after the line, and the general path takes the sentence over.
             self.counts["lines"] += 1
-            out: list[Result] = []
+            out = []
             self._expire(source, now, out)
             self._sentence(match.string[match.start(5) - 1:], raw, source, now, out)
             return out
@@ -497,7 +498,9 @@ class AisDecoder:
         if msg_type in _FIXED_POSITION:  # 168 bits: 28 characters, fill 0
             record = _fixed_position(payload, msg_type, now, raw)
             out.append(record)
-            self.counts["decoded" if type(record) is Position else "rejected:" + record.reason] += 1
+            # else a Rejection: mypy narrows ``type(x) is`` on its true side only
+            self.counts["decoded" if type(record) is Position
+                        else "rejected:" + record.reason] += 1  # type: ignore[union-attr]
             return
         cacheable = msg_type == 5 or msg_type == 24
         msg: Any = self._static_cache.get((payload, fill_bits)) if cacheable else None
@@ -561,16 +564,16 @@ def _fixed_position(payload: bytes, msg_type: int, now: float, raw: str) -> Posi
     else:
         status = v >> 126 & 15
         v >>= 31
-    lon = v >> 48 & 0xFFFFFFF
-    if lon & 0x8000000:  # two's complement, 28 bits
-        lon -= 0x10000000
-    lat = v >> 21 & 0x7FFFFFF
-    if lat & 0x4000000:  # 27 bits
-        lat -= 0x8000000
+    lon_units = v >> 48 & 0xFFFFFFF
+    if lon_units & 0x8000000:  # two's complement, 28 bits
+        lon_units -= 0x10000000
+    lat_units = v >> 21 & 0x7FFFFFF
+    if lat_units & 0x4000000:  # 27 bits
+        lat_units -= 0x8000000
     # In 1/10000 minute: the degrees are pyais's to_lat_lon, round(x / 600000, 6), exactly (and without its
     # call): x * 5 / 3 is never halfway between two integers.
-    lon = (lon * 10 + 3) // 6 / 1000000
-    lat = (lat * 10 + 3) // 6 / 1000000
+    lon = (lon_units * 10 + 3) // 6 / 1000000
+    lat = (lat_units * 10 + 3) // 6 / 1000000
     if lat == 91.0 or lon == 181.0:
         return Rejection("position_unavailable", raw, f"lat {lat} lon {lon}")
     if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):

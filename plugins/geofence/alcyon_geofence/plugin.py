@@ -25,12 +25,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from alcyon import EventType, get_logger, hookimpl, InvalidEvent, Option, Processor, Source
+from alcyon import EventType, InvalidEvent, Option, Processor, Source, get_logger, hookimpl
 
 from .ais import POSITION_EVENT, STATIC_EVENT
 from .processor import Geofence, ZoneSource
 from .source import reader_for, run_source
-from .tracker import ALERT_KINDS, ALERT_EVENT_PREFIX, TrackerConfig
+from .tracker import ALERT_EVENT_PREFIX, ALERT_KINDS, TrackerConfig
 
 log = get_logger("alcyon_geofence")
 
@@ -70,7 +70,8 @@ def _position_check(event: Any) -> None:
 
 @hookimpl
 def alcyon_event_types() -> list[EventType]:
-    alert_fields = {"kind": str, "mmsi": str, "time": (int, float), "lat": (int, float), "lon": (int, float)}
+    alert_fields: dict[str, type | tuple[type, ...]] = {
+        "kind": str, "mmsi": str, "time": (int, float), "lat": (int, float), "lon": (int, float)}
     return [
         EventType(POSITION_EVENT, "an AIS position report (types 1-3, 18, 19, 27); subject = MMSI",
                   fields={"lat": (int, float), "lon": (int, float), "msg_type": int, "raw": str},

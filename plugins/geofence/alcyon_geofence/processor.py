@@ -16,11 +16,11 @@ import os
 import threading
 import time
 from collections import defaultdict
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, cast
 
-from alcyon import Context, Event
+from alcyon import Context, Event, KeyedState
 
-from .ais import record_from_event
+from .ais import Position, record_from_event
 from .metrics import geofence_metrics
 from .tracker import TrackerConfig, process_batch
 from .zones import BUNDLED_MPAS, ZoneError, ZoneIndex, load_zones, load_zones_from_url
@@ -99,13 +99,13 @@ class Geofence:
             new_states, alerts = process_batch(cause_of, states, index, self.config)
             derived: dict[str, list[Event]] = defaultdict(list)
             for alert in alerts:
-                cause = cause_of[alert.cause]
+                cause = cause_of[cast(Position, alert.cause)]  # process_batch's alerts all have a cause
                 derived[cause.id].append(ctx.derive(cause, alert.rule, alert.event_type, alert.to_data()))
             for mmsi, new in new_states.items():
                 inside_change[mmsi] = bool(new.get("zones")) - bool((states.get(mmsi) or {}).get("zones"))
             return new_states, derived
 
-        derived = ctx.state.apply_batch(events, transition)
+        derived = cast(KeyedState, ctx.state).apply_batch(events, transition)  # stateful=True: a KeyedState
         m = geofence_metrics()
         m.checked.inc(sum(1 for e in events if e.type == "ais.position"))
         if any(inside_change.values()):

@@ -18,12 +18,13 @@ not AIS are counted (``alcyon_ais_ignored_total``).  Memory is bounded: a line i
 
 from __future__ import annotations
 
+import functools
 import socket
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 from urllib.parse import parse_qs, urlsplit
 
 from alcyon import ConfigError, CounterBuffer, SourceContext
@@ -38,13 +39,8 @@ def run_source(ctx: SourceContext) -> None:
     """Run every input in its own thread until they end (files) or ``ctx.stopping`` is set."""
     inputs = ctx.inputs if ctx.inputs is not None else tuple(ctx.config["inputs"])
     readers = [reader_for(uri) for uri in inputs]  # validate them all before starting any
-    threads = [threading.Thread(target=_pump, args=(ctx, uri, reader), name=f"ais-{uri}", daemon=True)
-               for uri, reader in zip(inputs, readers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        while thread.is_alive() and ctx.running():
-            thread.join(0.2)
+    # an input that fails was logged (ais_input_failed); the others go on
+    ctx.run_each({f"ais-{uri}": functools.partial(_pump, ctx, uri, reader) for uri, reader in zip(inputs, readers)})
 
 
 LineReader = Callable[[SourceContext], Iterator[tuple[bytes, float | None]]]
@@ -85,25 +81,41 @@ def _speed(uri: str, query: str) -> float:
 IGNORED = ("not_ais", "comment", "blank", "ignored_type")
 
 
+class _CountsWith(CounterBuffer):
+    """A source's counter buffer that first adds what ``export`` finds new (the decoder's counts
+    of ignored lines), at each flush: once a second while the source waits for input, and at its end."""
+
+    def __init__(self, export: Callable[[], None]) -> None:
+        super().__init__()
+        self._export = export
+
+    def flush(self) -> None:
+        self._export()
+        super().flush()
+
+
 def _pump(ctx: SourceContext, uri: str, reader: LineReader) -> None:
     decoder = AisDecoder(max_pending=ctx.config.get("max_pending_fragments", 10_000))
     max_line = ctx.config.get("max_line_bytes", 4096)
     source = f"ais/{uri.partition('?')[0]}"  # a replay's pace is not part of its identity (nor its ids)
     m = geofence_metrics()
-    counts = CounterBuffer()  # counted per line here, added to Prometheus once a second
+    exported = dict.fromkeys(IGNORED, 0)
+    exporting = threading.Lock()
+
+    def export_ignored() -> None:
+        with exporting:  # the flusher thread and this one, at the end
+            for key in IGNORED:
+                now = decoder.counts[key]
+                if now > exported[key]:
+                    count(m.ignored.labels(key), now - exported[key])
+                    exported[key] = now
+
+    counts = _CountsWith(export_ignored)  # counted per line here, added to Prometheus once a second
     positions, statics = m.decoded.labels("position"), m.decoded.labels("static")
     too_long = m.rejected.labels("line_too_long")
     publish, reject, count = ctx.publish, ctx.reject, counts.add
-    exported = dict.fromkeys(IGNORED, 0)
 
-    def export_ignored() -> None:
-        for key in IGNORED:
-            now = decoder.counts[key]
-            if now > exported[key]:
-                count(m.ignored.labels(key), now - exported[key])
-                exported[key] = now
-
-    def emit(results: list[Result]) -> None:
+    def emit(results: Sequence[Result]) -> None:
         for result in results:
             kind = type(result)
             if kind is Position:
@@ -118,18 +130,15 @@ def _pump(ctx: SourceContext, uri: str, reader: LineReader) -> None:
                        result.detail or result.reason)  # type: ignore[union-attr]
 
     try:
-        for n, (line, received_at) in enumerate(reader(ctx)):
+        for line, received_at in reader(ctx):
             if len(line) > max_line:
                 count(too_long)
                 reject(line[:max_line], "line_too_long", f"a line of {len(line)} bytes (max_line_bytes {max_line})")
             else:
                 emit(decoder.feed(line, received_at))
-            if n & 1023 == 0:
-                export_ignored()
             if not ctx.running():
                 break
         emit(decoder.flush())
-        export_ignored()
     except ConfigError:
         raise
     except Exception:

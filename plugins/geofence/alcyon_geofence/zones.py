@@ -15,10 +15,10 @@ import json
 import math
 import urllib.error
 import urllib.request
-from urllib.parse import urlsplit
 from os import PathLike
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
+from urllib.parse import urlsplit
 
 import numpy as np
 import shapely

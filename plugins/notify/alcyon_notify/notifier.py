@@ -25,7 +25,7 @@ import time
 import uuid
 from typing import Any, Mapping, Protocol, Sequence
 
-from alcyon import Context, Event, get_logger, MemoryStateStore
+from alcyon import Context, Event, MemoryStateStore, get_logger
 
 from .errors import DeliveryFailed, DeliveryInProgress, DeliveryRejected, SinkError
 from .ledger import Claim, DeliveryLedger

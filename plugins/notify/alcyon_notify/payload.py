@@ -50,7 +50,7 @@ def evidence_name(data: bytes) -> str:
 
 
 def envelope(event: Event, binary: str = "base64") -> dict[str, Any]:
-    """The alert as a CloudEvents JSON object, bytes handled per ``binary`` (``base64``, ``digest``, ``link:<base>``)."""
+    """The alert as a CloudEvents JSON object, bytes per ``binary`` (``base64``, ``digest``, ``link:<base>``)."""
     out = event.to_dict()
     data = out.pop("data")
     if isinstance(data, (bytes, bytearray, memoryview)):

@@ -63,7 +63,7 @@ import ipaddress
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from alcyon import get_logger, hookimpl, Processor
+from alcyon import Processor, get_logger, hookimpl
 
 from .jsonl import JsonLinesSink
 from .notifier import Notifier

@@ -29,7 +29,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from alcyon import ConfigError, Event, redact_text, topic_matches as matches
+from alcyon import ConfigError, Event, redact_text
+from alcyon import topic_matches as matches
 
 from . import __version__
 from .errors import SinkError

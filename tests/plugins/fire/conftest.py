@@ -8,6 +8,8 @@ from PIL import Image
 
 import alcyon_fire.plugin
 
+from ..notify.conftest import webhooks  # noqa: F401 - notify's fixture, for test_fire_notify
+
 FIRE = ("fire", alcyon_fire.plugin)
 DATA = Path(alcyon_fire.plugin.__file__).parent / "data"
 FRAMES = DATA / "frames" / "tower-1"

@@ -7,11 +7,10 @@ import hashlib
 import io
 import json
 
-import alcyon_notify.plugin
 from PIL import Image
 
-from ..notify.conftest import WebhookServer  # noqa: F401  (its fixture is imported below)
-from ..notify.conftest import webhooks  # noqa: F401
+import alcyon_notify.plugin
+
 from .conftest import FIRE
 from .test_fire_pipeline import replay
 

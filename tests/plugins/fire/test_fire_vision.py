@@ -10,8 +10,18 @@ import pytest
 from PIL import Image
 
 from alcyon_fire.model import BASELINE_MODEL, Model
-from alcyon_fire.vision import (BadFrame, Letterbox, PostProcess, average_hash, candidates, decode_letterboxed,
-                                hamming, iou_matrix, is_night, nms)
+from alcyon_fire.vision import (
+    BadFrame,
+    Letterbox,
+    PostProcess,
+    average_hash,
+    candidates,
+    decode_letterboxed,
+    hamming,
+    iou_matrix,
+    is_night,
+    nms,
+)
 
 IMAGES = Path(__file__).parents[3] / "plugins" / "fire" / "alcyon_fire" / "data" / "images"
 
@@ -53,10 +63,10 @@ def test_decode_letterbox_puts_the_picture_in_the_middle_with_grey_padding():
 
 def test_candidates_and_class_agnostic_nms():
     out = np.zeros((6, 4), np.float32)  # two classes
-    out[:4, 0] = [50, 50, 20, 20]; out[4, 0] = 0.9          # class 0
-    out[:4, 1] = [52, 50, 20, 20]; out[5, 1] = 0.8          # class 1, same place: suppressed (class-agnostic)
-    out[:4, 2] = [150, 150, 20, 20]; out[5, 2] = 0.7        # elsewhere: kept
-    out[:4, 3] = [300, 300, 20, 20]; out[4, 3] = 0.04       # under the confidence threshold
+    out[:4, 0], out[4, 0] = [50, 50, 20, 20], 0.9          # class 0
+    out[:4, 1], out[5, 1] = [52, 50, 20, 20], 0.8          # class 1, same place: suppressed (class-agnostic)
+    out[:4, 2], out[5, 2] = [150, 150, 20, 20], 0.7        # elsewhere: kept
+    out[:4, 3], out[4, 3] = [300, 300, 20, 20], 0.04       # under the confidence threshold
     boxes, scores, classes = candidates(out, 0.05)
     assert boxes.shape == (3, 4) and classes.tolist() == [0, 1, 1]
     np.testing.assert_allclose(boxes[0], [40, 40, 60, 60])

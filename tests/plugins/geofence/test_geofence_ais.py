@@ -17,8 +17,15 @@ from pyais.messages import MSG_CLASS
 from alcyon.errors import InvalidEvent
 from alcyon_geofence import ais
 from alcyon_geofence.ais import (
-    REJECTION_REASONS, AisDecoder, Position, Rejection, StaticData, is_vessel_mmsi, position_event,
-    record_from_event, static_event,
+    REJECTION_REASONS,
+    AisDecoder,
+    Position,
+    Rejection,
+    StaticData,
+    is_vessel_mmsi,
+    position_event,
+    record_from_event,
+    static_event,
 )
 
 DEMO = Path(ais.__file__).parent / "data" / "demo_tracks.nmea"

@@ -5,11 +5,10 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-
 import alcyon_geofence.plugin
 from alcyon_geofence.ais import position_event, static_event
 
-from .test_geofence_tracker import T0, _ping, _route, _static, _demo_records
+from .test_geofence_tracker import T0, _demo_records, _ping, _route, _static
 
 GEOFENCE = ("geofence", alcyon_geofence.plugin)
 ROOT = Path(__file__).resolve().parents[3]

@@ -184,9 +184,16 @@ def test_plain_text_over_udp_is_counted_and_kernel_drops_are_exported():
         time.sleep(0.5)
         s.sendto((_encoded(mmsi=227006760) + "\n").encode(), ("127.0.0.1", port))
     c.wait_for(1, timeout=10)
-    time.sleep(1.5)
+
+    def read() -> int:
+        return sum(1 for _, reason in c.rejects if reason == "line_too_long")
+
+    deadline = time.monotonic() + 15  # counts reach Prometheus through a buffer flushed once a second
+    while time.monotonic() < deadline and (_metric(m.ignored, "not_ais") < not_ais + 2
+                                           or _metric(m.udp_dropped) - dropped + read() < 1000):
+        time.sleep(0.1)
     c.stop()
-    read = sum(1 for _, reason in c.rejects if reason == "line_too_long")
+    read = read()
     assert _metric(m.ignored, "not_ais") == not_ais + 2
     assert _metric(m.rejected, "line_too_long") == too_long + read
     assert _metric(m.udp_dropped) - dropped == 1000 - read > 0  # every datagram read or counted as dropped

@@ -11,7 +11,14 @@ from shapely.geometry import LineString, Point, shape
 
 from alcyon.errors import ConfigError
 from alcyon_geofence.zones import (
-    BUNDLED_MPAS, ZoneError, ZoneIndex, ZoneRules, load_zones, load_zones_from_url, parse_rules, zones_from_geojson,
+    BUNDLED_MPAS,
+    ZoneError,
+    ZoneIndex,
+    ZoneRules,
+    load_zones,
+    load_zones_from_url,
+    parse_rules,
+    zones_from_geojson,
 )
 
 SQUARE = [[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]]]

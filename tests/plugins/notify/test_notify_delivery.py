@@ -18,7 +18,8 @@ NOTIFY = ("notify", alcyon_notify.plugin)
 def test_a_webhook_that_fails_three_times_then_succeeds_gets_the_alert_exactly_once(
         alcyon_harness, webhooks, notify_config, jsonl_path):
     url = webhooks.route("/flaky", 503, 503, 503)
-    h = alcyon_harness(NOTIFY, fail_fast=False, plugin_config={"notify": notify_config(webhooks={"flaky": {"url": url}})})
+    h = alcyon_harness(NOTIFY, fail_fast=False,
+                       plugin_config={"notify": notify_config(webhooks={"flaky": {"url": url}})})
     event = alert()
     h.publish(event)
     h.join()
@@ -51,7 +52,8 @@ def test_a_webhook_that_always_fails_ends_in_the_dead_letters_with_its_last_erro
 @pytest.mark.parametrize("status", [400, 401, 404, 422])
 def test_a_4xx_is_not_retried(alcyon_harness, webhooks, notify_config, status):
     url = webhooks.route("/strict", then=status, body="no such hook")
-    h = alcyon_harness(NOTIFY, fail_fast=False, plugin_config={"notify": notify_config(webhooks={"strict": {"url": url}})})
+    h = alcyon_harness(NOTIFY, fail_fast=False,
+                       plugin_config={"notify": notify_config(webhooks={"strict": {"url": url}})})
     h.publish(alert())
     h.join()
     assert len(webhooks.requests("/strict")) == 1
@@ -63,7 +65,8 @@ def test_a_4xx_is_not_retried(alcyon_harness, webhooks, notify_config, status):
 @pytest.mark.parametrize("status", [408, 429, 502])
 def test_408_429_and_5xx_are_retried(alcyon_harness, webhooks, notify_config, status):
     url = webhooks.route("/busy", status, status)
-    h = alcyon_harness(NOTIFY, fail_fast=False, plugin_config={"notify": notify_config(webhooks={"busy": {"url": url}})})
+    h = alcyon_harness(NOTIFY, fail_fast=False,
+                       plugin_config={"notify": notify_config(webhooks={"busy": {"url": url}})})
     h.publish(alert())
     h.join()
     assert [r.status for r in webhooks.requests("/busy")] == [status, status, 200]
@@ -73,7 +76,8 @@ def test_408_429_and_5xx_are_retried(alcyon_harness, webhooks, notify_config, st
 def test_a_redirect_is_not_followed_and_not_retried(alcyon_harness, webhooks, notify_config):
     target = webhooks.route("/elsewhere")
     url = webhooks.route("/moved", then=302, headers={"Location": target})
-    h = alcyon_harness(NOTIFY, fail_fast=False, plugin_config={"notify": notify_config(webhooks={"moved": {"url": url}})})
+    h = alcyon_harness(NOTIFY, fail_fast=False,
+                       plugin_config={"notify": notify_config(webhooks={"moved": {"url": url}})})
     h.publish(alert())
     h.join()
     assert len(webhooks.requests("/moved")) == 1 and webhooks.requests("/elsewhere") == []
@@ -83,7 +87,8 @@ def test_a_redirect_is_not_followed_and_not_retried(alcyon_harness, webhooks, no
 
 def test_a_redelivered_alert_is_delivered_once(alcyon_harness, webhooks, notify_config, jsonl_path):
     url = webhooks.route("/hook")
-    h = alcyon_harness(NOTIFY, fail_fast=False, plugin_config={"notify": notify_config(webhooks={"hook": {"url": url}})})
+    h = alcyon_harness(NOTIFY, fail_fast=False,
+                       plugin_config={"notify": notify_config(webhooks={"hook": {"url": url}})})
     first = alert(1)
     h.publish(first)
     h.join()
@@ -170,7 +175,8 @@ def test_binary_evidence_is_base64_in_webhooks_and_a_digest_in_the_file(
     crop = bytes(range(256)) * 10
     frame = b"\xff\xd8\xff\xe0 a jpeg"
     url = webhooks.route("/hook")
-    h = alcyon_harness(NOTIFY, fail_fast=False, plugin_config={"notify": notify_config(webhooks={"hook": {"url": url}})})
+    h = alcyon_harness(NOTIFY, fail_fast=False,
+                       plugin_config={"notify": notify_config(webhooks={"hook": {"url": url}})})
     with_crop = alert(1, data={"score": 0.9, "crop": crop})
     whole = Event(type="fire.alert", source="t", subject="s", id="whole", data=frame,
                   datacontenttype="image/jpeg")
@@ -205,7 +211,8 @@ def test_deliveries_are_counted_by_sink_and_outcome(alcyon_harness, webhooks, no
         return sum(float(line[len(prefix):]) for line in render().splitlines() if line.startswith(prefix))
 
     url = webhooks.route("/counted", 500)
-    h = alcyon_harness(NOTIFY, fail_fast=False, plugin_config={"notify": notify_config(webhooks={"counted": {"url": url}})})
+    h = alcyon_harness(NOTIFY, fail_fast=False,
+                       plugin_config={"notify": notify_config(webhooks={"counted": {"url": url}})})
     before = {o: value("counted", o) for o in ("delivered", "failed", "duplicate")}
     event = alert()
     h.publish(event)
