@@ -17,7 +17,8 @@ DESCRIPTION = """\
 alcyon routes sensor events (camera frames, AIS pings, power samples) to plugin processors.
 
 With no broker configured everything runs in one process (the embedded mode):
-  alcyon run --until-idle        replay the bundled sources, process, print a summary
+  alcyon demo                    the three pipelines over the bundled data: progress, summary, report
+  alcyon run --until-idle        replay the configured sources, process, print a summary
 With RabbitMQ (ALCYON_BROKER_URL=amqp://user:pass@host:5672/):
   alcyon topology --apply        declare the exchange, queues and bindings
   alcyon worker -p geofence      run processors, scale by starting more workers
@@ -47,6 +48,31 @@ def build_parser(host: PluginHost | None) -> argparse.ArgumentParser:
                    help="publish the events of this JSON-lines file ('-' for stdin), validated first, process "
                         "them and exit when idle; no source runs unless named with --source")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("demo", help="see alcyon work: the three pipelines over the bundled data, a summary, a report",
+                       description="Run the maritime (recorded AIS tracks over the French marine protected "
+                                   "areas), fire (smoke frames, the baseline model) and emissions (a power "
+                                   "trace) pipelines together over their bundled data, in this process, with a "
+                                   "live display on a terminal; then print a summary and write a "
+                                   "self-contained HTML report. Your configuration is kept, the demo's keys "
+                                   "are layered over it.")
+    p.add_argument("-o", "--out", default="alcyon-demo", metavar="DIR",
+                   help="run directory: archive, alerts, dead letters, summary.json, report.html "
+                        "(default: ./alcyon-demo; its previous demo files are replaced)")
+    p.add_argument("--broker", metavar="URL",
+                   help="run it distributed on RabbitMQ (amqp://user:pass@host:5672/vhost, an empty vhost): "
+                        "the sources here, one `alcyon worker` subprocess per plugin, the same summary")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("report", help="write the HTML report of a run from its archive",
+                       description="Rebuild the self-contained HTML report (map of the protected areas with "
+                                   "tracks and alerts, smoke frames, emissions chart, counts) from an archive: "
+                                   "the demo's, or any run's with the archive plugin (embedded or distributed).")
+    p.add_argument("--archive", default="sqlite:///alcyon-demo/archive.sqlite",
+                   help="sqlite:///PATH or postgresql://... (default: the demo's)")
+    p.add_argument("--zones", help="GeoJSON of the protected areas to draw (default: the geofence plugin's bundled)")
+    p.add_argument("-o", "--out", default="report.html", help="HTML file to write (default: report.html)")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("worker", help="run processors against RabbitMQ until SIGTERM",
                        description="Consume the queues of the selected processors (all by default) from "
@@ -204,6 +230,24 @@ def _cmd_run(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
     events = _read_input(args.input, host)
     return run_all(config, until_idle=True, sources=args.source or (), threads=args.threads, events=events,
                    host=host)
+
+
+def _cmd_demo(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
+    from pathlib import Path
+
+    from alcyon_workers.demo import run_demo
+
+    return run_demo(config, Path(args.out), broker=args.broker)
+
+
+def _cmd_report(args: argparse.Namespace, config: Config, host: PluginHost) -> int:
+    from pathlib import Path
+
+    from alcyon_workers.report import write_report
+
+    out = write_report(args.archive, Path(args.out), zones=Path(args.zones) if args.zones else None)
+    print(out)
+    return 0
 
 
 def _read_input(path: str, host: PluginHost) -> list[Any]:

@@ -57,7 +57,9 @@ def alcyon_processors(config: Mapping[str, Any]) -> Sequence[Any]:
 def alcyon_sources(config: Mapping[str, Any]) -> Sequence[Any]:
     """The sources this plugin provides, as a list of :class:`alcyon.Source`.
 
-    ``alcyon run`` starts each enabled source in its own thread.
+    ``alcyon run`` starts each enabled source in its own thread.  A source replaying a finite
+    input may call ``ctx.progress(done, total)`` now and then (optional: ``alcyon demo`` draws a
+    progress bar from it, a count of events otherwise).
     """
 
 

@@ -157,11 +157,25 @@ def configure_logging(level: str = "auto", fmt: str = "auto", stream: LogStream 
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     ))
     handler.addFilter(say_once)
+    handler.addFilter(_harmless_dramatiq_warning)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # pika is chatty at INFO about every connection step.
     logging.getLogger("pika").setLevel(max(logging.WARNING, root.level))
+
+
+def _harmless_dramatiq_warning(record: logging.LogRecord) -> bool:
+    """Drop dramatiq's "adding a middleware of the same type twice: ..._WorkerMiddleware" warning.
+
+    Every :class:`dramatiq.Worker` adds its own ``_WorkerMiddleware`` to the broker (it tells that
+    worker about delays and acks); alcyon starts several workers on one broker (the concurrent
+    pool, one per ordered processor), so the second one onwards triggers the warning although
+    each middleware serves its own worker.  Only that exact message is dropped.
+    """
+    return not (record.name.startswith("dramatiq.broker") and isinstance(record.msg, str)
+                and record.msg.startswith("You're adding a middleware of the same type twice")
+                and "_WorkerMiddleware" in record.getMessage())
 
 
 def _isatty(stream: Any) -> bool:  # any stream: one without isatty is no terminal

@@ -165,6 +165,9 @@ class SourceContext:
     or ``None``: the source then reads its inputs from its plugin's configuration.
     ``reject(raw, reason, error)`` keeps a bad input (as a dead letter, with its bytes and a
     bounded ``reason``) and counts it; the source goes on with the next input.
+    ``progress(done, total)`` (optional to call) says how far a finite input is, in any unit
+    (bytes, frames): ``alcyon demo`` draws a progress bar from it, and shows counts for the
+    sources that never call it (live inputs).
     """
 
     source: str
@@ -174,6 +177,7 @@ class SourceContext:
     stopping: threading.Event
     reject: Callable[[bytes, str, str], None]
     inputs: tuple[str, ...] | None = None
+    progress: Callable[[int, int], None] = dataclasses.field(default_factory=lambda: _ignore_progress)
 
     def running(self) -> bool:
         return not self.stopping.is_set()
@@ -197,6 +201,10 @@ class SourceContext:
             while thread.is_alive() and self.running():
                 thread.join(0.2)
         return failures
+
+
+def _ignore_progress(done: int, total: int) -> None:
+    """Where ``ctx.progress`` goes when nobody watches."""
 
 
 @dataclasses.dataclass(frozen=True)

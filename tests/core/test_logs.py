@@ -88,6 +88,34 @@ def test_an_identical_warning_is_said_once_then_with_its_repeat_count(monkeypatc
                       ("info lines are never held back", None, None), ("zone_skipped", "z1", 2)]
 
 
+def test_dramatiqs_warning_about_one_worker_middleware_per_worker_is_dropped_and_no_other() -> None:
+    """alcyon starts several dramatiq Workers on one broker: each adds its own _WorkerMiddleware (harmless)."""
+    import dramatiq
+    from dramatiq.brokers.stub import StubBroker
+
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    said: list[str] = []
+    recorder = logging.Handler()
+    recorder.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("dramatiq").addHandler(recorder)
+    try:
+        broker = StubBroker()
+        workers = [dramatiq.Worker(broker, worker_threads=1, worker_timeout=10) for _ in range(2)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.stop()
+        logging.getLogger("dramatiq.broker.StubBroker").warning(
+            "You're adding a middleware of the same type twice: %r. It may have unexpected results.", object())
+    finally:
+        logging.getLogger("dramatiq").removeHandler(recorder)
+    assert any("_WorkerMiddleware" in m for m in said)  # dramatiq said it...
+    shown = [line["event"] for line in _lines(stream)]
+    assert not any("_WorkerMiddleware" in e for e in shown)  # ...and it is not shown
+    assert [e for e in shown if "same type twice" in e] == [next(m for m in said if "<object object" in m)]
+
+
 def test_no_log_line_carries_a_whole_batch() -> None:
     # dramatiq logs a failed message with its arguments: a batch of 500 events made 175 KB lines.
     stream = io.StringIO()

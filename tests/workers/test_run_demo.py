@@ -1,4 +1,4 @@
-"""The README's first command: `alcyon run --until-idle` on the embedded default."""
+"""`alcyon run --until-idle` on the embedded default: the AIS replay alone (the quick start is `alcyon demo`)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence
 
 from alcyon.config import Config
 from alcyon.errors import AlcyonError, ConfigError
@@ -29,18 +29,32 @@ from .process import check_services_or_fail, prepare_process, stop_event_on_sign
 log = get_logger("alcyon.run")
 
 
+class RunObserver(Protocol):
+    """Watches a run (``alcyon demo``'s display and summary): told when it starts, how far each
+    source is, and when it ends (then it prints what a person should read)."""
+
+    def started(self, runtime: Runtime, sources: Sequence[Source]) -> None: ...
+
+    def progress(self, source: str, done: int, total: int) -> None: ...
+
+    def finished(self, runtime: Runtime, seconds: float) -> None: ...
+
+
 def start_sources(runtime: Runtime, sources: Sequence[Source], stopping: threading.Event,
                   inputs: Sequence[str] | None = None,
-                  on_crash: Callable[[str], None] | None = None) -> list[threading.Thread]:
+                  on_crash: Callable[[str], None] | None = None,
+                  on_progress: Callable[[str, int, int], None] | None = None) -> list[threading.Thread]:
     """Start each source in its own thread; a source that crashes is logged (and ``on_crash(name)``
-    called), the others go on."""
+    called), the others go on.  ``on_progress(source, done, total)`` receives their ``ctx.progress``."""
     threads = []
     for source in sources:
         publish = CountedPublish(runtime, source)
+        progress = {} if on_progress is None else {
+            "progress": lambda done, total, name=source.name: on_progress(name, done, total)}
         ctx = SourceContext(source=source.name, config=runtime.host.plugin_config(source.plugin),
                             log=get_logger("alcyon.source", source=source.name), publish=publish.publish,
                             stopping=stopping, reject=runtime.rejecter(source),
-                            inputs=tuple(inputs) if inputs else None)
+                            inputs=tuple(inputs) if inputs else None, **progress)
 
         def run(source: Source = source, ctx: SourceContext = ctx, publish: CountedPublish = publish) -> None:
             try:
@@ -104,11 +118,13 @@ def select_sources(host: PluginHost, names: Sequence[str] | None) -> list[Source
 
 def run_all(config: Config, *, until_idle: bool = False, sources: Sequence[str] | None = None,
             threads: int | None = None, processors: bool = True, inputs: Sequence[str] | None = None,
-            events: Sequence[Event] = (), host: PluginHost | None = None) -> int:
+            events: Sequence[Event] = (), host: PluginHost | None = None,
+            observer: RunObserver | None = None) -> int:
     """Run sources (and, unless ``processors`` is false, every processor) until a signal, or idle.
 
     ``sources=None`` runs every source, ``()`` none; ``events`` are published first (``--input``).
     ``host`` is the process's plugin registry when the caller (the CLI) has already loaded it.
+    ``observer`` watches the run and writes its summary (instead of the ``--until-idle`` one).
     Returns 1 when a source failed (its inputs unusable, e.g. RAPL not readable), once no source runs.
     """
     prepare_process(config)
@@ -127,6 +143,8 @@ def run_all(config: Config, *, until_idle: bool = False, sources: Sequence[str] 
              processors=[p.name for p in runtime.processors], sources=[s.name for s in selected])
     tally = Tally()
     runtime.listeners.append(tally.count)
+    if observer is not None:
+        observer.started(runtime, selected)
     for event in events:
         runtime.publish(event)
     failed: list[str] = []
@@ -135,7 +153,8 @@ def run_all(config: Config, *, until_idle: bool = False, sources: Sequence[str] 
         failed.append(name)
         health.source_crashed(name)
 
-    source_threads = start_sources(runtime, selected, stopping, inputs, on_crash=crashed)
+    source_threads = start_sources(runtime, selected, stopping, inputs, on_crash=crashed,
+                                   on_progress=observer.progress if observer is not None else None)
     started = time.monotonic()
     while not stopping.is_set():
         if (until_idle or failed) and not any(t.is_alive() for t in source_threads):
@@ -151,7 +170,9 @@ def run_all(config: Config, *, until_idle: bool = False, sources: Sequence[str] 
     runtime.stop()
     seconds = time.monotonic() - started
     log.info("run_stopped", seconds=round(seconds, 3))
-    if until_idle:
+    if observer is not None:
+        observer.finished(runtime, seconds)
+    elif until_idle:
         print(tally.summary(runtime, seconds))
     if failed:
         print(f"alcyon: error: source(s) {', '.join(failed)} failed (see the source_failed log line)", file=sys.stderr)

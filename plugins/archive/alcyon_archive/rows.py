@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,16 @@ EmissionRow = tuple[Any, ...]
 
 
 def event_row(event: Event, received_at: datetime, blobs: Path | None) -> EventRow:
-    """Binary payloads are written to ``blobs`` (``<id>.bin``, referenced by ``dataref``), or left out."""
+    """Binary payloads are written to ``blobs`` (``<id>.bin``, referenced by ``dataref``), or left out.
+
+    So are the bytes among an object's fields (a fire alert's ``image``): in ``blobs`` as
+    ``<id>.<field>.bin``, the field becoming ``{"dataref": path, "bytes": size}`` (``{"bytes": size}``
+    without ``blobs``).
+    """
     data, dataref = event.data, event.extensions.get("dataref")
+    if isinstance(data, dict) and any(isinstance(v, (bytes, bytearray, memoryview)) for v in data.values()):
+        data = {key: _blob_field(event.id, key, value, blobs) if isinstance(value, (bytes, bytearray, memoryview))
+                else value for key, value in data.items()}
     if isinstance(data, (bytes, bytearray, memoryview)):
         if blobs is not None:
             path = blobs / f"{event.id}.bin"
@@ -29,6 +38,14 @@ def event_row(event: Event, received_at: datetime, blobs: Path | None) -> EventR
     else:
         text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     return (event.id, event.type, event.source, event.subject, event.time, text, dataref, received_at)
+
+
+def _blob_field(event_id: str, key: str, value: bytes | bytearray | memoryview, blobs: Path | None) -> dict:
+    if blobs is None:
+        return {"bytes": len(value)}
+    path = blobs / f"{event_id}.{re.sub(r'[^A-Za-z0-9_-]', '_', key)}.bin"
+    path.write_bytes(bytes(value))
+    return {"dataref": str(path), "bytes": len(value)}
 
 
 def emission_row(event: Event) -> EmissionRow | None:

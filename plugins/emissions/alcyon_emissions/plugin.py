@@ -38,7 +38,7 @@ from .sources import input_kind, run_source
 @hookimpl
 def alcyon_config_options() -> list[Option]:
     return [
-        Option("inputs", list, [], "power inputs: file:PATH, rapl, mqtt://HOST:PORT/TOPIC, http://HOST:PORT/metrics"),
+        Option("inputs", list, [], "power inputs: demo (the bundled trace), file:PATH, rapl, mqtt://HOST:PORT/TOPIC, http://HOST:PORT/metrics"),
         Option("site", str, "", "site of samples that name none (PUE from sites.<site>)"),
         Option("zone", str, "", "grid zone of samples that name none (ISO 3166 alpha-2 or alpha-3)"),
         Option("max_gap_s", (int, float), 60, "power readings further apart make a gap (not interpolated)"),

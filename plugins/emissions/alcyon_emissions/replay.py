@@ -20,7 +20,7 @@ import io
 import json
 import math
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from .energy import KINDS, Sample
 from .samples import parse_time_value
@@ -68,12 +68,17 @@ def sample_from_fields(row: Mapping[str, Any], site: str, zone: str) -> Sample:
                   str(row.get("site") or "").strip() or site, str(row.get("zone") or "").strip() or zone)
 
 
-def read_file(path: Path, site: str, zone: str) -> Iterator[Sample | Bad]:
-    """The samples of a CSV or JSON-lines file (chosen by its first non-comment character)."""
+def read_file(path: Path, site: str, zone: str,
+              progress: Callable[[int, int], None] = lambda done, total: None) -> Iterator[Sample | Bad]:
+    """The samples of a CSV or JSON-lines file (chosen by its first non-comment character);
+    ``progress(bytes read, size)`` is called as it goes."""
+    size = path.stat().st_size
     with open(path, "rb") as f:
         lines = iter(enumerate(f, 1))
         header: list[str] | None = None
         for lineno, raw in lines:
+            if lineno % 64 == 0:
+                progress(f.tell(), size)
             text = raw.decode("utf-8", "replace").strip()
             if not text or text.startswith("#"):
                 continue
@@ -99,3 +104,4 @@ def read_file(path: Path, site: str, zone: str) -> Iterator[Sample | Bad]:
                 yield sample_from_fields(dict(zip(header, fields)), site, zone)
             except (ValueError, json.JSONDecodeError) as exc:
                 yield Bad(raw, "decode_error", f"{where}: {exc}")
+    progress(size, size)

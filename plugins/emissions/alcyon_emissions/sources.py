@@ -1,6 +1,7 @@
 """The ``power`` source: inputs as URIs, each read in its own thread, samples published as events.
 
-* ``file:PATH`` — replay a CSV or JSON-lines file (:mod:`.replay`);
+* ``file:PATH`` — replay a CSV or JSON-lines file (:mod:`.replay`); ``demo``: the bundled
+  synthetic trace (``data/demo_trace.csv``, whatever the working directory);
 * ``rapl`` — Linux RAPL counters under ``/sys/class/powercap`` (:mod:`.rapl`);
 * ``mqtt://HOST:PORT/TOPIC/#`` — readings of smart plugs and meters (:mod:`.mqtt`);
 * ``http://HOST:PORT/metrics`` — scrape a Kepler/Scaphandre-style exporter (:mod:`.scrape`).
@@ -21,6 +22,9 @@ from .energy import Sample
 from .replay import Bad, read_file
 from .samples import sample_event
 
+#: ``demo``: the bundled synthetic one-hour trace (see make_trace.py).
+DEMO_TRACE = Path(__file__).parent / "data" / "demo_trace.csv"
+
 Reader = Callable[[SourceContext], Iterator["Sample | Bad"]]
 
 
@@ -30,9 +34,9 @@ _KINDS = {"file": "file", "rapl": "rapl", "mqtt": "mqtt", "mqtts": "mqtt", "http
 def input_kind(uri: str) -> str:
     """``file``, ``rapl``, ``mqtt`` or ``http``, from the form of ``uri`` alone (nothing opened or read:
     a worker on another machine than the source validates the same configuration)."""
-    kind = _KINDS.get("rapl" if uri == "rapl" else urlsplit(uri).scheme)
+    kind = "file" if uri == "demo" else _KINDS.get("rapl" if uri == "rapl" else urlsplit(uri).scheme)
     if kind is None:
-        raise ConfigError(f"power input {uri!r}: expected file:PATH, rapl, mqtt://HOST:PORT/TOPIC or "
+        raise ConfigError(f"power input {uri!r}: expected demo, file:PATH, rapl, mqtt://HOST:PORT/TOPIC or "
                           "http://HOST:PORT/metrics")
     return kind
 
@@ -42,11 +46,11 @@ def reader_for(uri: str, config: Mapping[str, Any]) -> Reader:
     kind = input_kind(uri)
     if kind == "file":
         parts = urlsplit(uri)
-        path = Path(parts.netloc + parts.path if parts.netloc else parts.path)
+        path = DEMO_TRACE if uri == "demo" else Path(parts.netloc + parts.path if parts.netloc else parts.path)
         if not path.is_file():
             raise ConfigError(f"power input {uri!r}: no such file {path}")
         site, zone = config.get("site", ""), config.get("zone", "")
-        return lambda ctx: read_file(path, site, zone)
+        return lambda ctx: read_file(path, site, zone, ctx.progress)
     if kind == "rapl":
         from .rapl import rapl_reader
 

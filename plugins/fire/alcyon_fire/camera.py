@@ -67,7 +67,8 @@ def dir_frames(camera: Camera, ctx: SourceContext) -> Frames:
     root = Path(camera.input[4:])
     files = sorted(p for p in root.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
     first: tuple[float, float] | None = None
-    for path in files:
+    for done, path in enumerate(files):
+        ctx.progress(done, len(files))
         taken = capture_time(path)
         if camera.speed > 0:
             if first is None:
@@ -78,6 +79,7 @@ def dir_frames(camera: Camera, ctx: SourceContext) -> Frames:
         yield path.read_bytes(), taken
         if not ctx.running():
             return
+    ctx.progress(len(files), len(files))
 
 
 def _opener(camera: Camera) -> urllib.request.OpenerDirector:

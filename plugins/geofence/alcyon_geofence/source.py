@@ -155,8 +155,11 @@ def _file_lines(path: Path, speed: float, ctx: SourceContext) -> Iterator[tuple[
     Tagged lines carry their receive time; untagged ones get the wall clock when read.
     """
     first: tuple[float, float] | None = None  # (recorded time, wall clock) of the first tagged line
+    size = path.stat().st_size
     with path.open("rb") as stream:
-        for line in stream:
+        for number, line in enumerate(stream):
+            if number % 256 == 0:
+                ctx.progress(stream.tell(), size)
             if speed > 0:
                 recorded = _tag_time(line)
                 if recorded is not None:
@@ -166,6 +169,7 @@ def _file_lines(path: Path, speed: float, ctx: SourceContext) -> Iterator[tuple[
                     if delay > 0 and ctx.stopping.wait(delay):
                         return
             yield line, None
+        ctx.progress(size, size)
 
 
 def _tag_time(line: bytes) -> float | None:

@@ -110,3 +110,25 @@ def test_a_bad_url_is_a_configuration_error() -> None:
     with pytest.raises(ConfigError) as info:
         parse_url("mysql://u:secret@h/db")
     assert "secret" not in str(info.value)
+
+
+def test_bytes_among_an_alerts_fields_go_to_files_the_rest_stays_json(archive_url: str, tmp_path) -> None:
+    """A fire alert's ``image`` field: the JSON row keeps every other field and where the bytes are."""
+    import json
+
+    alert = Event("fire.alert", "test", "tower-1", {"camera": "tower-1", "image": b"\xff\xd8trigger", "boxes": []},
+                  id="a1")
+    a = open_archive(archive_url, blobs=str(tmp_path / "blobs"))
+    a.migrate()
+    a.insert([alert])
+    [(data,)] = a._query("SELECT data FROM events WHERE id = {p}", ["a1"])
+    data = json.loads(data) if isinstance(data, str) else data
+    path = tmp_path / "blobs" / "a1.image.bin"
+    assert data == {"camera": "tower-1", "boxes": [], "image": {"dataref": str(path), "bytes": 9}}
+    assert path.read_bytes() == b"\xff\xd8trigger"
+    a.close()
+    b = open_archive(archive_url)  # no blobs directory: the size only
+    b.insert([Event("fire.alert", "test", "tower-1", {"image": b"jpeg"}, id="a2")])
+    [(data,)] = b._query("SELECT data FROM events WHERE id = {p}", ["a2"])
+    assert (json.loads(data) if isinstance(data, str) else data) == {"image": {"bytes": 4}}
+    b.close()

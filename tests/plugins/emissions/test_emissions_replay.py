@@ -43,5 +43,22 @@ def test_a_bad_line_is_kept_with_its_reason_and_the_rest_flows(tmp_path, line: s
 def test_unusable_inputs_are_configuration_errors(tmp_path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
         reader_for(f"file:{tmp_path}/nope.csv", {})
-    with pytest.raises(ConfigError, match="expected file:PATH, rapl"):
+    with pytest.raises(ConfigError, match="expected demo, file:PATH, rapl"):
         reader_for("ftp://x", {})
+
+
+def test_the_demo_input_is_the_bundled_trace_wherever_it_runs_and_reports_progress(tmp_path, monkeypatch) -> None:
+    import threading
+
+    from alcyon import SourceContext
+    from alcyon_emissions.sources import DEMO_TRACE
+
+    monkeypatch.chdir(tmp_path)
+    seen: list[tuple[int, int]] = []
+    ctx = SourceContext(source="power", config={}, log=None, publish=lambda e: None, stopping=threading.Event(),
+                        reject=lambda *a: None, progress=lambda done, total: seen.append((done, total)))
+    items = list(reader_for("demo", {})(ctx))
+    rows = [line for line in DEMO_TRACE.read_text().splitlines()[2:] if line]  # comment and header
+    assert len(items) == len(rows) and all(isinstance(i, Sample) for i in items)
+    size = DEMO_TRACE.stat().st_size
+    assert seen[-1] == (size, size) and [d for d, _ in seen] == sorted(d for d, _ in seen) and len(seen) > 2
