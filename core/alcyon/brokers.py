@@ -125,7 +125,8 @@ class _QueueActors:
     while the broker is away (liveness; restarting would not help).
     """
 
-    actors: dict[str, Any]
+    #: queue name -> its actor, beside dramatiq's own ``actors`` (actor name -> actor), which it must not mix
+    queue_actors: dict[str, Any]
     polled: dict[str, float]
     attempted: dict[str, float]
 
@@ -135,7 +136,7 @@ class _QueueActors:
 
     def declare_actor(self, actor: Any) -> None:
         super().declare_actor(actor)  # type: ignore[misc]
-        self.actors[actor.queue_name] = actor
+        self.queue_actors[actor.queue_name] = actor
 
 
 # -- RabbitMQ -------------------------------------------------------------------------------
@@ -148,7 +149,7 @@ class RoutedRabbitmqBroker(_QueueActors, RabbitmqBroker):
         self.parameters = parameters  # keeps TLS options that a URL alone cannot carry
         self.topology = topology
         self.dead_letter_store = dead_letters
-        self.actors: dict[str, Any] = {}
+        self.queue_actors: dict[str, Any] = {}
         self.polled: dict[str, float] = {}
         self.attempted: dict[str, float] = {}
 
@@ -187,7 +188,7 @@ class _RoutedRabbitmqConsumer(_RabbitmqConsumer):
                 self.broker.queues_pending.add(q_name(self.queue_name))
             raise ConnectionClosed(e) from None
         try:
-            message = readdress(body, self.queue_name, self.broker.actors,
+            message = readdress(body, self.queue_name, self.broker.queue_actors,
                                 routed=method.exchange == self.broker.topology.exchange)
         except BadInput as error:
             self.broker.dead_letter_store.put(rejected_record(body, self.queue_name, error))
@@ -210,7 +211,7 @@ class EmbeddedBroker(_QueueActors, StubBroker):
         super().__init__(middleware=middleware)
         self.topology = topology
         self.dead_letter_store = dead_letters
-        self.actors: dict[str, Any] = {}
+        self.queue_actors: dict[str, Any] = {}
         self.polled: dict[str, float] = {}
         self.attempted: dict[str, float] = {}
         self.unrouted: list[tuple[str, bytes]] = []
@@ -247,7 +248,7 @@ class _EmbeddedConsumer(_StubConsumer):
             self.prefetch_semaphore.release()
             return None
         try:
-            message = readdress(body, self.queue_name, self.broker.actors)
+            message = readdress(body, self.queue_name, self.broker.queue_actors)
         except BadInput as error:
             self.broker.dead_letter_store.put(rejected_record(body, self.queue_name, error))
             self.queue.task_done()

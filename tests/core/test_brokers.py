@@ -121,3 +121,11 @@ def test_a_type_check_that_raises_on_odd_data_dead_letters_that_event_alone(alcy
     [dead] = h.dead_letters("proc")
     assert dead.event_id == odd.id and dead.reason == "schema_error" and dead.attempts == 1
     assert "check raised TypeError" in dead.error
+
+
+def test_the_brokers_declare_one_actor_per_processor(alcyon_harness, mode_url):
+    # The queue-to-actor map once lived in dramatiq's own Broker.actors: 4 "actors" for 2 processors.
+    rec = Recorder({"one": ("test.reading",), "two": ("test.#",)})
+    h = alcyon_harness(("rec", rec), broker_url=mode_url)
+    assert h.runtime.broker.get_declared_actors() == {"one", "two"}
+    assert set(h.runtime.broker.queue_actors) == {"alcyon.one", "alcyon.two"}
