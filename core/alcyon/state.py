@@ -477,8 +477,9 @@ class KeyedState:
     def apply(self, events: Sequence[Event], fn: Transition, *, ttl: float | None = None) -> list[Event]:
         """Apply ``fn(value, event, stale) -> (new_value, derived_events)`` to each event.
 
-        Events are grouped by subject and applied in (time, id) order; all subjects are
-        committed in one transaction (several, each atomic, if contention forces a split).
+        Events are grouped by subject and applied in event-time order (delivery order at equal
+        times: the first counts, in one batch as across batches); all subjects are committed in
+        one transaction (several, each atomic, if contention forces a split).
         ``value`` is ``None`` for a new subject; ``stale`` is true when the event is older than
         the latest event already applied to the subject. ``fn`` must be pure (it may run again
         on fresher values if another worker wins a race). An event whose id is among the
@@ -495,8 +496,8 @@ class KeyedState:
 
         ``fn(values, fresh)`` gets the current value of every subject of the call (``None``
         for a new one) and the events that are not redeliveries, grouped by subject and in
-        (time, id) order; it returns the new values (of the subjects it changed) and the
-        events it derived, by the id of their cause.  Event-time staleness is ``fn``'s to
+        time order (delivery order at equal times); it returns the new values (of the subjects
+        it changed) and the events it derived, by the id of their cause.  Event-time staleness is ``fn``'s to
         judge (it has the values).  The same transaction, redelivery and ttl rules apply.
         """
         return self._run(events, lambda records, by_subject: self._step_batch(records, by_subject, fn), ttl)
@@ -506,7 +507,9 @@ class KeyedState:
         for event in events:
             by_subject.setdefault(event.subject, []).append(event)
         for group in by_subject.values():
-            group.sort(key=lambda e: (e.time, e.id))
+            # by event time; at equal times in delivery order (a stable sort), so that two events of
+            # the same instant give the same result in one batch as across batches (the first counts)
+            group.sort(key=_event_time)
 
         outcomes: dict[tuple[str, str], list[Event]] = {}
         for part in self.store.update(self.namespace, by_subject, lambda records: step(records, by_subject),
@@ -594,6 +597,10 @@ class KeyedState:
             applied[event.id] = [d.to_dict() for d in produced]
             while len(applied) > self.applied_limit:
                 del applied[next(iter(applied))]
+
+
+def _event_time(event: Event) -> datetime:
+    return event.time
 
 
 def _call(fn: Transition, value: Any, event: Event, stale: bool) -> tuple[Any, list[Event]]:
