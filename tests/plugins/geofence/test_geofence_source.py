@@ -190,7 +190,8 @@ def test_plain_text_over_udp_is_counted_and_kernel_drops_are_exported():
 
     deadline = time.monotonic() + 15  # counts reach Prometheus through a buffer flushed once a second
     while time.monotonic() < deadline and (_metric(m.ignored, "not_ais") < not_ais + 2
-                                           or _metric(m.udp_dropped) - dropped + read() < 1000):
+                                           or _metric(m.udp_dropped) - dropped + read() < 1000
+                                           or _metric(m.rejected, "line_too_long") - too_long < read()):
         time.sleep(0.1)
     c.stop()
     read = read()
