@@ -25,7 +25,6 @@ from alcyon.errors import ConfigError
 from .land import SOURCE as LAND_SOURCE
 from .land import load_land, package_file
 
-GEOFENCE_KINDS = ("entered", "exited", "crossed", "dwell", "gap")
 #: Marker colour per geofence kind (also the legend).
 COLOURS = {"entered": "#1b9e3e", "exited": "#1f6fd1", "crossed": "#e8760a", "dwell": "#8e3bc4", "gap": "#d11f3a"}
 SITE_COLOURS = ("#1f6fd1", "#e8760a", "#1b9e3e", "#8e3bc4", "#d11f3a", "#6b6b6b")

@@ -46,5 +46,3 @@ MIGRATIONS: list[tuple[int, dict[str, list[str]]]] = [
         ],
     }),
 ]
-
-LATEST = MIGRATIONS[-1][0]
